@@ -1,0 +1,79 @@
+"""The staff console for users."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts.models import User
+from accounts.services import users_set_active
+
+
+class StaffUserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
+    """Adds a password account (staff); API users appear by themselves on first request."""
+
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = StaffUserCreationForm
+    list_display = (
+        "email",
+        "full_name",
+        "role",
+        "is_active",
+        "is_staff",
+        "subscription_plan",
+        "last_login_at",
+        "created_at",
+    )
+    list_filter = ("is_active", "role", "is_staff", "subscription_plan", "subscription_status")
+    search_fields = ("email", "full_name", "id")
+    ordering = ("-created_at",)
+    readonly_fields = ("id", "created_at", "updated_at", "last_login_at", "login_count", "erased_at")
+    fieldsets = (
+        (None, {"fields": ("id", "email", "password")}),
+        ("Profile", {"fields": ("full_name", "avatar_url")}),
+        ("Access", {"fields": ("role", "is_active", "is_staff", "is_superuser", "groups")}),
+        ("Subscription", {"fields": ("subscription_plan", "subscription_status")}),
+        (
+            "Activity",
+            {"fields": ("last_login_at", "login_count", "created_at", "updated_at", "erased_at")},
+        ),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
+    )
+    filter_horizontal = ("groups",)
+    actions = ("activate_users", "deactivate_users")
+
+    @admin.action(description="Activate selected users")
+    def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected users")
+    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[User], *, active: bool) -> None:
+        acting_user = request.user
+        assert isinstance(acting_user, User)
+        changed = users_set_active(users=queryset, active=active, acting_user=acting_user)
+        verb = "activated" if active else "deactivated"
+        self.message_user(request, f"{changed} user(s) {verb}.", messages.SUCCESS)
+        if queryset.filter(pk=acting_user.pk).exists():
+            self.message_user(request, "Your own account was left unchanged.", messages.WARNING)

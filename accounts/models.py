@@ -1,0 +1,82 @@
+"""The user: one row per identity-provider subject."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+
+from config.models import TimestampedModel
+
+
+def new_local_user_id() -> str:
+    """Id for accounts made here (createsuperuser, the admin) rather than by the identity provider."""
+    return f"local|{uuid.uuid4()}"
+
+
+class UserManager(BaseUserManager["User"]):
+    """Creates staff accounts for the admin; API users are created from token claims."""
+
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Several subjects may share an email; only staff sign in with one, so prefer them.
+        user = self.filter(email__iexact=username).order_by("-is_staff", "created_at").first()
+        if user is None:
+            raise self.model.DoesNotExist(f"No user with email {username!r}")
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """A user with a generated id (staff and scripts; the API creates users from tokens)."""
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """What `createsuperuser` calls: a staff superuser with the superadmin role."""
+        extra.update(is_staff=True, is_superuser=True, role=User.Role.SUPERADMIN)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
+    """A person using the product, identified by the identity provider's `sub`."""
+
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ADMIN = "admin", "Admin"
+        SUPERADMIN = "superadmin", "Superadmin"
+
+    id = models.CharField(primary_key=True, max_length=255, default=new_local_user_id, editable=False)
+    email = models.EmailField(max_length=320, blank=True, db_index=True)
+    full_name = models.CharField(max_length=255, null=True, blank=True)
+    avatar_url = models.URLField(max_length=2048, null=True, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.USER)
+    is_active = models.BooleanField(default=True, db_index=True)
+    is_staff = models.BooleanField(default=False)
+    subscription_plan = models.CharField(max_length=32, default="free")
+    subscription_status = models.CharField(max_length=32, default="none")
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    login_count = models.PositiveIntegerField(default=0)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the personal data was anonymised."
+    )
+
+    # `last_login_at` replaces Django's `last_login`.
+    last_login = None  # type: ignore[assignment]
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        db_table = "users"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.email or self.id

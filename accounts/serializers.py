@@ -1,0 +1,35 @@
+"""Input and output shapes of /users/me."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import User
+
+
+class UserOutput(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "avatar_url",
+            "role",
+            "is_active",
+            "subscription_plan",
+            "subscription_status",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class UserUpdateInput(serializers.Serializer):
+    """Fields a user may change; anything else in the body is ignored."""
+
+    full_name = serializers.CharField(
+        max_length=255, required=False, allow_null=True, allow_blank=True
+    )
+    avatar_url = serializers.URLField(
+        max_length=2048, required=False, allow_null=True, allow_blank=True
+    )

@@ -1,0 +1,130 @@
+"""Liveness and readiness probes (public, never throttled)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+
+def _timed(check: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # noqa: BLE001 - any failure means the component is down
+        logger.warning("readiness check failed: %s", exc)
+        status = "unhealthy"
+    else:
+        status = "healthy"
+    return {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _ping_redis() -> None:
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").ping()
+
+
+def readiness() -> tuple[bool, dict[str, Any]]:
+    """Check the database (required) and Redis (optional); returns (ready, body)."""
+    database = _timed(_ping_database)
+    if not database["status"] == "healthy":
+        # Drop the broken connection so the next probe reconnects instead of reusing it.
+        connection.close_if_unusable_or_obsolete()
+    redis = _timed(_ping_redis) if settings.REDIS_URL else {"status": "not_configured"}
+    redis.setdefault("latency_ms", None)
+    if database["status"] != "healthy":
+        status = "unhealthy"
+    elif redis["status"] == "unhealthy":
+        status = "degraded"
+    else:
+        status = "healthy"
+    body = {
+        "status": status,
+        "timestamp": utc_now_iso(),
+        "components": {"database": database, "redis": redis},
+    }
+    return database["status"] == "healthy", body
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO 8601 in UTC with a `Z`."""
+    return timezone.now().isoformat().replace("+00:00", "Z")
+
+
+Component = inline_serializer(
+    "HealthComponent",
+    {
+        "status": serializers.ChoiceField(["healthy", "unhealthy", "not_configured"]),
+        "latency_ms": serializers.FloatField(allow_null=True),
+    },
+)
+
+Readiness = inline_serializer(
+    "Readiness",
+    {
+        "status": serializers.ChoiceField(["healthy", "degraded", "unhealthy"]),
+        "timestamp": serializers.DateTimeField(),
+        "components": inline_serializer(
+            "ReadinessComponents", {"database": Component, "redis": Component}
+        ),
+    },
+)
+
+
+class HealthView(APIView):
+    """Liveness: the process answers."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(
+        tags=["health"],
+        responses=inline_serializer(
+            "Health",
+            {
+                "status": serializers.CharField(),
+                "timestamp": serializers.DateTimeField(),
+                "version": serializers.CharField(),
+            },
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {"status": "healthy", "timestamp": utc_now_iso(), "version": settings.APP_VERSION}
+        )
+
+
+class ReadinessView(APIView):
+    """Readiness: 200 when the database answers, 503 otherwise."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    @extend_schema(
+        tags=["health"],
+        responses={200: Readiness, 503: Readiness},
+    )
+    def get(self, request: Request) -> Response:
+        ready, body = readiness()
+        return Response(body, status=200 if ready else 503)

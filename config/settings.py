@@ -1,0 +1,296 @@
+"""The only settings module.
+
+Everything is read from the environment (and a `.env` file beside `manage.py`, when present) once,
+here. Outside production the embedded defaults run the whole project in one process with no
+services; in production, bad configuration stops start-up with one message listing every problem.
+See `.env.example` for every variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from config.env import EnvReader
+from config.observability import build_logging
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = EnvReader(env_file=BASE_DIR / ".env")
+
+# --- Environment -----------------------------------------------------------------------------
+ENVIRONMENT = env.choice("ENVIRONMENT", ("local", "test", "staging", "production"), "local")
+IS_PRODUCTION = ENVIRONMENT == "production"
+APP_VERSION = env.str("APP_VERSION", "0.1.0")
+
+INSECURE_SECRET_KEY = "local-development-secret-key-never-use-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", "" if IS_PRODUCTION else INSECURE_SECRET_KEY)
+DEBUG = env.bool("DEBUG", ENVIRONMENT == "local")
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", () if IS_PRODUCTION else ("localhost", "127.0.0.1", "[::1]", "testserver")
+)
+
+# --- Applications ----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "django_celery_beat",
+    "config",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "config.middleware.RequestIdMiddleware",
+    "config.middleware.AccessLogMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
+    "config.errors.ErrorEnvelopeMiddleware",
+    "config.middleware.BodySizeLimitMiddleware",
+    "config.throttling.RateLimitHeadersMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------------
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": env.db("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
+DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
+    if env.bool("DATABASE_POOL", True):
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+            "timeout": env.int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, Redis and Celery -----------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL")
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "groundwork")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                # Short timeouts: a Redis outage must degrade requests, not hang them.
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "groundwork",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Authentication --------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.StaffEmailBackend"]
+# Staff sign in with their email; API users are identified by the provider's subject, and two
+# subjects may share an email, so the email is not unique (the backend above handles that).
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+INSECURE_JWT_SECRET = "local-development-jwt-secret-never-use-in-production"
+SUPABASE_URL = env.str("SUPABASE_URL").rstrip("/")
+CLERK_ISSUER_URL = env.str("CLERK_ISSUER_URL").rstrip("/")
+_preset_jwks, _preset_issuer, _preset_audience = "", "", ""
+if SUPABASE_URL:
+    _preset_jwks = f"{SUPABASE_URL}/auth/v1/.well-known/jwks.json"
+    _preset_issuer, _preset_audience = f"{SUPABASE_URL}/auth/v1", "authenticated"
+elif CLERK_ISSUER_URL:
+    _preset_jwks = f"{CLERK_ISSUER_URL}/.well-known/jwks.json"
+    _preset_issuer = CLERK_ISSUER_URL
+
+AUTH_JWT_SECRET = env.str("AUTH_JWT_SECRET", "" if IS_PRODUCTION else INSECURE_JWT_SECRET)
+AUTH_JWKS_URL = env.str("AUTH_JWKS_URL", _preset_jwks)
+AUTH_ISSUER = env.str("AUTH_ISSUER", _preset_issuer)
+AUTH_AUDIENCE = env.str("AUTH_AUDIENCE", _preset_audience)
+AUTH_LEEWAY_SECONDS = env.int("AUTH_LEEWAY_SECONDS", 30, minimum=0)
+AUTH_AUTHORIZED_PARTIES = env.list("AUTH_AUTHORIZED_PARTIES")
+AUTH_JWKS_CACHE_SECONDS = env.int("AUTH_JWKS_CACHE_SECONDS", 3600, minimum=60)
+AUTH_JWKS_MIN_REFRESH_SECONDS = env.int("AUTH_JWKS_MIN_REFRESH_SECONDS", 60, minimum=1)
+AUTH_JWKS_TIMEOUT_SECONDS = env.int("AUTH_JWKS_TIMEOUT_SECONDS", 5, minimum=1)
+# last_login_at is refreshed at most this often per user.
+AUTH_LOGIN_REFRESH_SECONDS = 3600
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- API -------------------------------------------------------------------------------------
+RATE_LIMITS = {
+    "default": env.rate("RATE_LIMIT_DEFAULT", "60/minute"),
+    "ai": env.rate("RATE_LIMIT_AI", "10/minute"),
+}
+API_DOCS_ENABLED = env.bool("API_DOCS_ENABLED", not IS_PRODUCTION)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.DefaultRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.parsers.JSONOnlyContentNegotiation",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": env.int("NUM_PROXIES", 0, minimum=0),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Groundwork API",
+    "DESCRIPTION": (
+        "REST API of the Groundwork backend. Every error uses one envelope: "
+        '`{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": APP_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- HTTP security ---------------------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = [
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-request-id", "idempotency-key"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = 31_536_000 if IS_PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", False)
+if env.bool("USE_X_FORWARDED_PROTO", IS_PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
+
+# --- Static files, i18n ----------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging ---------------------------------------------------------------------------------
+LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")
+LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if IS_PRODUCTION else "console")
+LOGGING = build_logging(level=LOG_LEVEL.upper(), json=LOG_FORMAT == "json")
+
+# --- Production safety -----------------------------------------------------------------------
+if IS_PRODUCTION:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY == INSECURE_SECRET_KEY:
+        env.problems.append("SECRET_KEY is missing or weak: use at least 50 random characters.")
+    if DEBUG:
+        env.problems.append("DEBUG must be false in production.")
+    if not ALLOWED_HOSTS:
+        env.problems.append("ALLOWED_HOSTS must list the host names the API is served on.")
+    if DATABASE_IS_SQLITE:
+        env.problems.append("DATABASE_URL must point at PostgreSQL (SQLite is for development).")
+    if not REDIS_URL:
+        env.problems.append("REDIS_URL is required (cache, shared rate limits, Celery broker).")
+    if not (AUTH_JWT_SECRET or AUTH_JWKS_URL):
+        env.problems.append("Set AUTH_JWT_SECRET or AUTH_JWKS_URL so API tokens can be verified.")
+    elif AUTH_JWT_SECRET and (len(AUTH_JWT_SECRET) < 32 or AUTH_JWT_SECRET == INSECURE_JWT_SECRET):
+        env.problems.append("AUTH_JWT_SECRET is weak: use at least 32 random characters.")
+
+env.raise_if_invalid(environment=ENVIRONMENT)

@@ -1,0 +1,119 @@
+"""Rate limits shared by every worker through the cache (Redis when configured).
+
+A fixed window per scope and caller: the first request of a window creates its counter with
+`cache.add`, every request increments it atomically with `cache.incr`, so all processes spend one
+budget. Authenticated callers are counted by user id, anonymous ones by client IP. The state of
+the tightest limit is kept on the request and `RateLimitHeadersMiddleware` turns it into the
+`X-RateLimit-*` headers. When the cache is down the request is served and the fault logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+logger = logging.getLogger(__name__)
+
+PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    """What the client is told about one limit after this request."""
+
+    limit: int
+    remaining: int
+    reset_at: int  # unix time at which the window frees a slot
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`60/minute` → (60, 60): number of requests and window length in seconds."""
+    count, period = rate.split("/")
+    return int(count), PERIOD_SECONDS[period[0]]
+
+
+class ScopedRateThrottle(BaseThrottle):
+    """Counts requests per scope and caller in a fixed window held in the cache."""
+
+    scope = "default"
+
+    def __init__(self) -> None:
+        self.wait_seconds: float | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        limit, window = parse_rate(settings.RATE_LIMITS[self.scope])
+        now = time.time()
+        window_start = int(now // window * window)
+        key = f"throttle:{self.scope}:{self.caller(request)}:{window_start}"
+        try:
+            cache.add(key, 0, timeout=window + 1)
+            count = cache.incr(key)
+        except Exception:  # noqa: BLE001 - a broken cache must never fail the request
+            logger.warning("rate limiter unavailable, request allowed", exc_info=True)
+            return True
+        state = RateLimitState(
+            limit=limit, remaining=max(0, limit - count), reset_at=window_start + window
+        )
+        self.remember(request, state)
+        if count > limit:
+            self.wait_seconds = max(1, math.ceil(window_start + window - now))
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self.wait_seconds
+
+    def caller(self, request: Request) -> str:
+        user = request.user
+        if user is not None and user.is_authenticated:
+            return f"user:{user.pk}"
+        return f"ip:{self.get_ident(request)}"
+
+    @staticmethod
+    def remember(request: Request, state: RateLimitState) -> None:
+        """Keep the tightest limit seen on this request for the response headers."""
+        django_request = request._request
+        current: RateLimitState | None = getattr(django_request, "rate_limit", None)
+        if current is None or state.remaining < current.remaining:
+            django_request.rate_limit = state
+
+
+class DefaultRateThrottle(ScopedRateThrottle):
+    """`RATE_LIMIT_DEFAULT`: every throttled API view."""
+
+    scope = "default"
+
+
+class AIRateThrottle(ScopedRateThrottle):
+    """`RATE_LIMIT_AI`: the AI endpoints, on top of the default limit."""
+
+    scope = "ai"
+
+
+class RateLimitHeadersMiddleware:
+    """Adds `X-RateLimit-Limit/Remaining/Reset` to responses of throttled views."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        state: RateLimitState | None = getattr(request, "rate_limit", None)
+        if state is not None:
+            response["X-RateLimit-Limit"] = str(state.limit)
+            response["X-RateLimit-Remaining"] = str(state.remaining)
+            response["X-RateLimit-Reset"] = str(state.reset_at)
+        return response

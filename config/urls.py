@@ -1,0 +1,45 @@
+"""Routes: the admin, the versioned API, its schema and docs, and JSON error handlers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
+
+from config import errors
+from config.health import HealthView, ReadinessView
+
+public_urls = [
+    path("health", HealthView.as_view(), name="health"),
+    path("health/ready", ReadinessView.as_view(), name="health-ready"),
+]
+
+app_urls = [
+    path("", include("accounts.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/public/", include(public_urls)),
+    path("api/v1/app/", include(app_urls)),
+]
+
+if settings.API_DOCS_ENABLED:
+    urlpatterns += [
+        path("api/v1/openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
+        path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+        path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    ]
+
+# Anything else under /api/ is a JSON 404, whatever DEBUG says.
+urlpatterns.append(re_path(r"^api/", errors.page_not_found))
+
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
