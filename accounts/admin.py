@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -13,7 +16,7 @@ from accounts.models import User
 from accounts.services import users_set_active
 
 
-class StaffUserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
+class StaffUserCreationForm(BaseUserCreationForm):
     """Adds a password account (staff); API users appear by themselves on first request."""
 
     class Meta:
@@ -21,10 +24,30 @@ class StaffUserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
         fields = ("email",)
 
 
-class UserChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+def _https_urls(db_field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
+    """Form fields for the model, with URLs assumed https (Django 6's default)."""
+    if isinstance(db_field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return db_field.formfield(**kwargs)
+
+
+class UserChangeForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = "__all__"
+        fields = (
+            "email",
+            "password",
+            "full_name",
+            "avatar_url",
+            "role",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "subscription_plan",
+            "subscription_status",
+        )
+        formfield_callback = _https_urls
 
 
 @admin.register(User)
@@ -44,7 +67,14 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "role", "is_staff", "subscription_plan", "subscription_status")
     search_fields = ("email", "full_name", "id")
     ordering = ("-created_at",)
-    readonly_fields = ("id", "created_at", "updated_at", "last_login_at", "login_count", "erased_at")
+    readonly_fields = (
+        "id",
+        "created_at",
+        "updated_at",
+        "last_login_at",
+        "login_count",
+        "erased_at",
+    )
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         ("Profile", {"fields": ("full_name", "avatar_url")}),
@@ -55,10 +85,9 @@ class UserAdmin(DjangoUserAdmin):
             {"fields": ("last_login_at", "login_count", "created_at", "updated_at", "erased_at")},
         ),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ("groups",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("activate_users", "deactivate_users")
 
     @admin.action(description="Activate selected users")
@@ -70,8 +99,7 @@ class UserAdmin(DjangoUserAdmin):
         self._set_active(request, queryset, active=False)
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[User], *, active: bool) -> None:
-        acting_user = request.user
-        assert isinstance(acting_user, User)
+        acting_user = cast(User, request.user)
         changed = users_set_active(users=queryset, active=active, acting_user=acting_user)
         verb = "activated" if active else "deactivated"
         self.message_user(request, f"{changed} user(s) {verb}.", messages.SUCCESS)

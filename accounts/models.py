@@ -13,7 +13,7 @@ from config.models import TimestampedModel
 
 
 def new_local_user_id() -> str:
-    """Id for accounts made here (createsuperuser, the admin) rather than by the identity provider."""
+    """Id for accounts made here (createsuperuser, the admin), not by the identity provider."""
     return f"local|{uuid.uuid4()}"
 
 
@@ -50,7 +50,9 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
         ADMIN = "admin", "Admin"
         SUPERADMIN = "superadmin", "Superadmin"
 
-    id = models.CharField(primary_key=True, max_length=255, default=new_local_user_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=255, default=new_local_user_id, editable=False
+    )
     email = models.EmailField(max_length=320, blank=True, db_index=True)
     full_name = models.CharField(max_length=255, null=True, blank=True)
     avatar_url = models.URLField(max_length=2048, null=True, blank=True)
@@ -66,9 +68,9 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
     )
 
     # `last_login_at` replaces Django's `last_login`.
-    last_login = None  # type: ignore[assignment]
+    last_login = None
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

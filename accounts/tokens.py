@@ -15,6 +15,8 @@ from typing import Any
 
 import jwt
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from config.errors import AuthenticationError, ServiceUnavailableError
 
@@ -96,6 +98,15 @@ def jwks_keys() -> JWKSKeys:
                 timeout=settings.AUTH_JWKS_TIMEOUT_SECONDS,
             )
         return _jwks_keys
+
+
+@receiver(setting_changed)
+def _forget_keys_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    """Drop cached keys when the AUTH_* settings change (tests and reconfiguration)."""
+    global _jwks_keys
+    if setting.startswith("AUTH_"):
+        with _jwks_lock:
+            _jwks_keys = None
 
 
 def _signing_key(header: dict[str, Any]) -> tuple[Any, list[str]]:

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import authenticated_user
 from accounts.serializers import UserOutput, UserUpdateInput
 from accounts.services import user_deactivate, user_update_profile
 from config.api import validated
@@ -17,7 +18,7 @@ class UserMeView(APIView):
 
     @extend_schema(tags=["users"], responses=UserOutput, summary="Get my profile")
     def get(self, request: Request) -> Response:
-        return Response(UserOutput(request.user).data)
+        return Response(UserOutput(authenticated_user(request)).data)
 
     @extend_schema(
         tags=["users"],
@@ -27,7 +28,7 @@ class UserMeView(APIView):
     )
     def patch(self, request: Request) -> Response:
         data = validated(UserUpdateInput, request.data)
-        user = user_update_profile(user=request.user, **data)
+        user = user_update_profile(user=authenticated_user(request), **data)
         return Response(UserOutput(user).data)
 
     @extend_schema(
@@ -37,5 +38,5 @@ class UserMeView(APIView):
         description="Deactivates the account at once and erases personal data in the background.",
     )
     def delete(self, request: Request) -> Response:
-        user_deactivate(user=request.user)
+        user_deactivate(user=authenticated_user(request))
         return Response(status=204)

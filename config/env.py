@@ -7,6 +7,7 @@ once, and start-up fails with a single message that lists every problem.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,11 +30,13 @@ class EnvReader:
             environ.Env.read_env(str(env_file), overwrite=False)
         self.problems: list[str] = []
 
-    def is_set(self, name: str) -> bool:
+    def is_set(self, name: builtins.str) -> builtins.bool:
         """True when the variable is present and not empty."""
         return bool(self._env.str(name, default="").strip())
 
-    def _read(self, name: str, default: T, cast: Callable[..., T], expected: str) -> T:
+    def _read(
+        self, name: builtins.str, default: T, cast: Callable[..., T], expected: builtins.str
+    ) -> T:
         if not self.is_set(name):
             return default
         try:
@@ -42,14 +45,14 @@ class EnvReader:
             self.problems.append(f"{name} must be {expected} (got {self._env.str(name)!r}).")
             return default
 
-    def str(self, name: str, default: str = "") -> str:
+    def str(self, name: builtins.str, default: builtins.str = "") -> builtins.str:
         """A string; surrounding whitespace is removed."""
         return self._read(name, default, lambda n: self._env.str(n).strip(), "a string")
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         """A boolean: true/false, yes/no, on/off or 1/0."""
 
-        def cast(n: str) -> bool:
+        def cast(n: builtins.str) -> builtins.bool:
             raw = self._env.str(n).strip().lower()
             if raw in {"1", "true", "yes", "on", "y", "t"}:
                 return True
@@ -59,7 +62,9 @@ class EnvReader:
 
         return self._read(name, default, cast, "true or false")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, *, minimum: builtins.int | None = None
+    ) -> builtins.int:
         """An integer, optionally with a lower bound."""
         value = self._read(name, default, self._env.int, "an integer")
         if minimum is not None and value < minimum:
@@ -67,13 +72,17 @@ class EnvReader:
             return default
         return value
 
-    def list(self, name: str, default: Sequence[str] = ()) -> list[str]:
+    def list(
+        self, name: builtins.str, default: Sequence[builtins.str] = ()
+    ) -> builtins.list[builtins.str]:
         """A comma-separated list; blank items are dropped."""
         if not self.is_set(name):
             return list(default)
         return [item.strip() for item in self._env.str(name).split(",") if item.strip()]
 
-    def choice(self, name: str, choices: Sequence[str], default: str) -> str:
+    def choice(
+        self, name: builtins.str, choices: Sequence[builtins.str], default: builtins.str
+    ) -> builtins.str:
         """One of a fixed set of lowercase values."""
         value = self.str(name, default).lower()
         if value not in choices:
@@ -81,7 +90,7 @@ class EnvReader:
             return default
         return value
 
-    def rate(self, name: str, default: str) -> str:
+    def rate(self, name: builtins.str, default: builtins.str) -> builtins.str:
         """A throttle rate such as `60/minute`."""
         value = self.str(name, default).replace(" ", "")
         if not RATE_PATTERN.match(value):
@@ -89,7 +98,7 @@ class EnvReader:
             return default
         return value
 
-    def db(self, name: str, default: str) -> dict[str, Any]:
+    def db(self, name: builtins.str, default: builtins.str) -> dict[builtins.str, Any]:
         """A database URL parsed into Django's DATABASES entry."""
         url = self.str(name, default)
         try:
@@ -98,7 +107,7 @@ class EnvReader:
             self.problems.append(f"{name} is not a database URL django-environ understands.")
             return dict(self._env.db_url_config(default))
 
-    def raise_if_invalid(self, *, environment: str) -> None:
+    def raise_if_invalid(self, *, environment: builtins.str) -> None:
         """Stop start-up with one message listing every problem found so far."""
         if self.problems:
             listed = "\n".join(f"  - {problem}" for problem in self.problems)

@@ -157,7 +157,7 @@ class GatewayTimeoutError(AppError):
 
 
 # Codes for statuses that reach the envelope without an AppError (Django or DRF decided them).
-CODE_BY_STATUS = {
+CODE_BY_STATUS: dict[int, type[AppError]] = {
     400: BadRequestError,
     404: NotFoundError,
     401: AuthenticationError,
@@ -246,11 +246,11 @@ def _app_error_from(exc: Exception) -> AppError | None:
     if isinstance(exc, drf.MethodNotAllowed):
         return MethodNotAllowedError(str(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):
-        return UnsupportedMediaTypeError("Request body must be JSON (Content-Type: application/json)")
+        return UnsupportedMediaTypeError(
+            "Request body must be JSON (Content-Type: application/json)"
+        )
     if isinstance(exc, drf.Throttled):
-        return RateLimitError(max(1, math.ceil(exc.wait or 1)))
-    if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLargeError()
+        return RateLimitError(max(1, math.ceil(getattr(exc, "wait", None) or 1)))
     if isinstance(exc, drf.APIException):
         error = AppError(str(exc.detail))
         error.status_code = exc.status_code

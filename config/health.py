@@ -46,11 +46,14 @@ def _ping_redis() -> None:
 def readiness() -> tuple[bool, dict[str, Any]]:
     """Check the database (required) and Redis (optional); returns (ready, body)."""
     database = _timed(_ping_database)
-    if not database["status"] == "healthy":
+    if database["status"] != "healthy":
         # Drop the broken connection so the next probe reconnects instead of reusing it.
         connection.close_if_unusable_or_obsolete()
-    redis = _timed(_ping_redis) if settings.REDIS_URL else {"status": "not_configured"}
-    redis.setdefault("latency_ms", None)
+    redis: dict[str, Any] = (
+        _timed(_ping_redis)
+        if settings.REDIS_URL
+        else {"status": "not_configured", "latency_ms": None}
+    )
     if database["status"] != "healthy":
         status = "unhealthy"
     elif redis["status"] == "unhealthy":

@@ -64,7 +64,9 @@ class AccessLogMiddleware:
         response = self.get_response(request)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         status = response.status_code
-        level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        level = (
+            logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        )
         access_logger.log(
             level,
             "%s %s %s %.2fms",

@@ -32,9 +32,9 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
     if json:
         formatter = {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
-            "rename_fields": {"asctime": "timestamp", "levelname": "level", "name": "logger"},
-            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "format": "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
         }
     else:
         formatter = {

@@ -57,7 +57,8 @@ class AutoSchema(SpectacularAutoSchema):
         elif self.method == "GET" and self._is_list_view():
             codes.append("422")
         is_public = any(
-            isinstance(permission, permissions.AllowAny) for permission in self.view.get_permissions()
+            isinstance(permission, permissions.AllowAny)
+            for permission in self.view.get_permissions()
         )
         if not is_public:
             codes += ["401", "403"]

@@ -23,7 +23,8 @@ ENVIRONMENT = env.choice("ENVIRONMENT", ("local", "test", "staging", "production
 IS_PRODUCTION = ENVIRONMENT == "production"
 APP_VERSION = env.str("APP_VERSION", "0.1.0")
 
-INSECURE_SECRET_KEY = "local-development-secret-key-never-use-in-production-0123456789"
+# Development-only defaults; production refuses to start with either of them.
+INSECURE_SECRET_KEY = "local-development-secret-key-never-use-in-production-0123456789"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", "" if IS_PRODUCTION else INSECURE_SECRET_KEY)
 DEBUG = env.bool("DEBUG", ENVIRONMENT == "local")
 ALLOWED_HOSTS = env.list(
@@ -157,7 +158,7 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.StaffEmailBackend"]
 # subjects may share an email, so the email is not unique (the backend above handles that).
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
-INSECURE_JWT_SECRET = "local-development-jwt-secret-never-use-in-production"
+INSECURE_JWT_SECRET = "local-development-jwt-secret-never-use-in-production"  # noqa: S105
 SUPABASE_URL = env.str("SUPABASE_URL").rstrip("/")
 CLERK_ISSUER_URL = env.str("CLERK_ISSUER_URL").rstrip("/")
 _preset_jwks, _preset_issuer, _preset_audience = "", "", ""
@@ -200,8 +201,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["config.throttling.DefaultRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.parsers.JSONOnlyContentNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["drf_orjson_renderer.parsers.ORJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.JSONOnlyContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.exception_handler",

@@ -61,7 +61,7 @@ class ScopedRateThrottle(BaseThrottle):
         try:
             cache.add(key, 0, timeout=window + 1)
             count = cache.incr(key)
-        except Exception:  # noqa: BLE001 - a broken cache must never fail the request
+        except Exception:
             logger.warning("rate limiter unavailable, request allowed", exc_info=True)
             return True
         state = RateLimitState(
@@ -88,7 +88,7 @@ class ScopedRateThrottle(BaseThrottle):
         django_request = request._request
         current: RateLimitState | None = getattr(django_request, "rate_limit", None)
         if current is None or state.remaining < current.remaining:
-            django_request.rate_limit = state
+            django_request.rate_limit = state  # type: ignore[attr-defined]
 
 
 class DefaultRateThrottle(ScopedRateThrottle):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
     SpectacularRedocView,
@@ -14,16 +14,16 @@ from drf_spectacular.views import (
 from config import errors
 from config.health import HealthView, ReadinessView
 
-public_urls = [
+public_urls: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
 ]
 
-app_urls = [
+app_urls: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("api/v1/public/", include(public_urls)),
     path("api/v1/app/", include(app_urls)),
