@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -12,3 +14,11 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class PublicAPIView(APIView):
+    """A view under /api/v1/public: no authentication, no throttling (health, metrics, webhooks)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []

@@ -159,11 +159,10 @@ class GatewayTimeoutError(AppError):
 # Codes for statuses that reach the envelope without an AppError (Django or DRF decided them).
 CODE_BY_STATUS: dict[int, type[AppError]] = {
     400: BadRequestError,
-    404: NotFoundError,
     401: AuthenticationError,
     403: AuthorizationError,
+    404: NotFoundError,
     405: MethodNotAllowedError,
-    406: BadRequestError,
     409: ConflictError,
     413: PayloadTooLargeError,
     415: UnsupportedMediaTypeError,
@@ -185,7 +184,7 @@ def error_response(
     status: int, code: str, message: str, details: Mapping[str, Any] | None = None
 ) -> JsonResponse:
     """A plain Django JSON response carrying the envelope (for non-DRF code paths)."""
-    if status == 500:
+    if status >= 500:
         details = {**(details or {}), "request_id": request_id_var.get()}
     response = JsonResponse(envelope(code, message, details), status=status)
     if status == 401:

@@ -11,10 +11,10 @@ from django.db import connection
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+
+from config.api import PublicAPIView
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,8 @@ Readiness = inline_serializer(
 )
 
 
-class HealthView(APIView):
+class HealthView(PublicAPIView):
     """Liveness: the process answers."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    throttle_classes: list[Any] = []
 
     @extend_schema(
         tags=["health"],
@@ -117,12 +113,8 @@ class HealthView(APIView):
         )
 
 
-class ReadinessView(APIView):
+class ReadinessView(PublicAPIView):
     """Readiness: 200 when the database answers, 503 otherwise."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    throttle_classes: list[Any] = []
 
     @extend_schema(
         tags=["health"],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +20,8 @@ from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+_LOG_DIR = Path(tempfile.mkdtemp(prefix="groundwork-live-"))
+atexit.register(shutil.rmtree, _LOG_DIR, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -43,7 +47,7 @@ def live_server(env: dict[str, str], *, wait_path: str = "/api/v1/public/health"
     What the server prints (its logs) can be read with `read_log(url)`.
     """
     port = free_port()
-    log_path = Path(tempfile.gettempdir()) / f"groundwork-live-{port}.log"
+    log_path = _LOG_DIR / f"server-{port}.log"
     full_env = {**os.environ, "ENVIRONMENT": "test", **env}
     command = [
         str(GUNICORN),
