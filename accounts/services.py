@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_get
+from projects.services import projects_erase
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def user_erase(*, user_id: str) -> bool:
         user.set_unusable_password()
         user.erased_at = timezone.now()
         user.save()
+        projects_erase(owner_id=user_id)
     logger.info("user personal data erased", extra={"user_id": user_id})
     return True
 

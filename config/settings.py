@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "config",
     "accounts",
+    "projects",
+    "files",
 ]
 
 MIDDLEWARE = [
@@ -271,6 +273,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- File storage (files app) ---------------------------------------------------------------
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")

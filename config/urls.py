@@ -20,10 +20,13 @@ admin.site.site_title = "Groundwork admin"
 public_urls: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("", include("files.public_urls")),
 ]
 
 app_urls: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
+    path("", include("projects.urls")),
+    path("", include("files.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import factory
 
 from accounts.models import User
+from projects.models import Project
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -15,3 +16,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     full_name = factory.Faker("name")
     password = "!unusable"
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Project {n}")
+    description = factory.Faker("sentence")

@@ -1,0 +1,77 @@
+"""Offset pagination for every list: `?skip=&limit=` → `{"items", "total", "skip", "limit"}`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import validated
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class PageParams(serializers.Serializer):
+    skip = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a queryset and the true total."""
+
+    items: list[Any]
+    total: int
+    skip: int
+    limit: int
+
+    def response(self, serializer_class: type[serializers.BaseSerializer[Any]]) -> Response:
+        """Serialize the items and wrap them in the page envelope."""
+        data = serializer_class(self.items, many=True).data
+        return Response(
+            {"items": data, "total": self.total, "skip": self.skip, "limit": self.limit}
+        )
+
+
+def paginate(request: Request, queryset: QuerySet[Any]) -> Page:
+    """Slice `queryset` by the request's `skip`/`limit` (422 when out of range).
+
+    A short page from a non-empty offset already tells the total, so the COUNT query runs only
+    when the page is full or empty.
+    """
+    params = validated(PageParams, request.query_params)
+    skip, limit = params["skip"], params["limit"]
+    items = list(queryset[skip : skip + limit])
+    if 0 < len(items) < limit or (skip == 0 and not items):
+        total = skip + len(items)
+    else:
+        total = queryset.count()
+    return Page(items=items, total=total, skip=skip, limit=limit)
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("skip", int, description="Items to skip (≥ 0).", default=0),
+    OpenApiParameter(
+        "limit", int, description=f"Page size (1..{MAX_LIMIT}).", default=DEFAULT_LIMIT
+    ),
+]
+
+
+def page_of(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """The OpenAPI shape of a page of `serializer_class`."""
+    name = serializer_class.__name__.removesuffix("Output")
+    return inline_serializer(
+        f"{name}Page",
+        {
+            "items": serializer_class(many=True),
+            "total": serializers.IntegerField(),
+            "skip": serializers.IntegerField(),
+            "limit": serializers.IntegerField(),
+        },
+    )
