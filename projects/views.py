@@ -19,6 +19,7 @@ class ProjectListCreateView(APIView):
     @extend_schema(
         tags=["projects"],
         summary="List my projects",
+        operation_id="projects_list",
         parameters=[
             *PAGE_PARAMETERS,
             OpenApiParameter("search", str, description="Case-insensitive substring of the name."),
