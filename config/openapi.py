@@ -54,8 +54,8 @@ class AutoSchema(SpectacularAutoSchema):
         codes = []
         if self.method in ("POST", "PATCH", "PUT"):
             codes += ["400", "413", "415", "422"]
-        elif self.method == "GET" and self._is_list_view():
-            codes.append("422")
+        elif self.method == "GET" and self.get_override_parameters():
+            codes.append("422")  # query parameters that fail validation
         is_public = any(
             isinstance(permission, permissions.AllowAny)
             for permission in self.view.get_permissions()

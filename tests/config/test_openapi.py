@@ -29,6 +29,11 @@ def test_schema_documents_endpoints_and_the_error_envelope(api):
     patch_fields = schema["components"]["schemas"]["PatchedUserUpdateInputRequest"]["properties"]
     assert set(patch_fields) == {"full_name", "avatar_url"}
     assert me["get"]["security"] == [{"bearerAuth": []}]
+    projects = schema["paths"]["/api/v1/app/projects"]["get"]
+    assert {"200", "401", "422"} <= set(projects["responses"])
+    assert {"skip", "limit", "search"} <= {p["name"] for p in projects["parameters"]}
+    page = projects["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert page.endswith("/ProjectPage")
     health = schema["paths"]["/api/v1/public/health/ready"]["get"]
     assert {"200", "503"} <= set(health["responses"])
     assert "401" not in health["responses"]
