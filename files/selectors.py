@@ -1,0 +1,46 @@
+"""Reads of file records."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+from config.errors import NotFoundError
+from files.models import File
+
+
+def file_get(*, owner: User, file_id: str, for_update: bool = False) -> File:
+    """The owner's file with this id; 404 when missing, malformed or someone else's.
+
+    `for_update` locks the row until the surrounding transaction ends.
+    """
+    try:
+        pk = uuid.UUID(file_id)
+    except ValueError:
+        raise NotFoundError("File", file_id) from None
+    queryset = File.objects.filter(owner=owner, pk=pk)
+    if for_update:
+        queryset = queryset.select_for_update()
+    file = queryset.first()
+    if file is None:
+        raise NotFoundError("File", file_id)
+    return file
+
+
+def file_list(*, owner: User, status: str | None = None) -> QuerySet[File]:
+    """The owner's files, newest first, optionally only those with `status`."""
+    queryset = File.objects.filter(owner=owner)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-id")
+
+
+def file_storage_used(*, owner: User) -> int:
+    """Bytes the owner's confirmed uploads take up in storage."""
+    used: int = File.objects.filter(owner=owner, status=File.Status.UPLOADED).aggregate(
+        total=Coalesce(Sum("size"), 0)
+    )["total"]
+    return used

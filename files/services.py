@@ -1,0 +1,246 @@
+"""Writes to files: announcing an upload, confirming it, links, deletion and local transfers.
+
+An upload has three steps: the client announces it (`file_upload_start`, a pending row and a
+presigned upload), sends the bytes straight to storage, then confirms (`file_confirm`), which
+checks what was really stored. Stored objects are removed after the transaction commits, by a
+Celery task that retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core.files import File as DjangoFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from config.errors import AuthorizationError, BadRequestError, NotFoundError, ValidationError
+from files import storage
+from files.models import File
+from files.selectors import file_get
+from files.tasks import delete_stored_objects
+
+MAX_FILENAME_LENGTH = 255
+# Extensions longer than this are not kept when a long name is shortened.
+MAX_EXTENSION_LENGTH = 16
+# Control, format (bidirectional overrides, zero-width), surrogate, line and paragraph separators.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Keys per object-deletion task (the most one S3 DeleteObjects call takes).
+DELETE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A newly announced file and where its bytes go."""
+
+    file: File
+    target: storage.UploadTarget
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    """A short-lived link that downloads a file as an attachment."""
+
+    url: str
+    filename: str
+    expires_in: int
+
+
+def sanitize_filename(raw: str) -> str:
+    """The name to show and download as: no directories, no control characters, ≤255 chars.
+
+    Returns "" when nothing usable is left (e.g. "../", "..").
+    """
+    name = unicodedata.normalize("NFC", raw)
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in DROPPED_CATEGORIES)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name.strip("."):
+        return ""
+    if len(name) > MAX_FILENAME_LENGTH:
+        stem, dot, extension = name.rpartition(".")
+        if stem and len(extension) <= MAX_EXTENSION_LENGTH:
+            name = stem[: MAX_FILENAME_LENGTH - len(extension) - 1] + dot + extension
+        else:
+            name = name[:MAX_FILENAME_LENGTH]
+    return name
+
+
+def _storage_key(*, owner_id: str, file: File) -> str:
+    # The owner id is the identity provider's subject: hashed, it groups a user's objects
+    # without putting the subject (or its characters) into storage paths.
+    owner_part = hashlib.sha256(owner_id.encode()).hexdigest()[:16]
+    return f"uploads/{owner_part}/{file.pk}"
+
+
+def _delete_objects_after_commit(keys: list[str]) -> None:
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start : start + DELETE_BATCH]
+        transaction.on_commit(partial(delete_stored_objects.delay, batch))
+
+
+def file_upload_start(*, owner: User, filename: str, content_type: str, size: int) -> FileUpload:
+    """Record a pending file and presign its upload (422 for a bad name, type or size)."""
+    clean_name = sanitize_filename(filename)
+    media_type = content_type.strip().lower()
+    errors = []
+    if not clean_name:
+        errors.append(
+            {
+                "field": "filename",
+                "message": "The file name has no usable characters.",
+                "code": "invalid",
+            }
+        )
+    if media_type not in settings.FILE_ALLOWED_CONTENT_TYPES:
+        errors.append(
+            {
+                "field": "content_type",
+                "message": f"Files of type '{media_type}' are not accepted.",
+                "code": "not_allowed",
+            }
+        )
+    if size > settings.FILE_MAX_BYTES:
+        errors.append(
+            {
+                "field": "size",
+                "message": f"Files may be at most {settings.FILE_MAX_BYTES} bytes.",
+                "code": "max_value",
+            }
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        file = File(owner=owner, filename=clean_name, content_type=media_type, declared_size=size)
+        file.key = _storage_key(owner_id=owner.pk, file=file)
+        file.save()
+        target = storage.presigned_upload(key=file.key, content_type=media_type, max_size=size)
+    return FileUpload(file=file, target=target, expires_in=settings.FILE_UPLOAD_URL_EXPIRES)
+
+
+def file_confirm(*, owner: User, file_id: str) -> File:
+    """Check what was stored and mark the file uploaded with its real size.
+
+    Idempotent: confirming an uploaded file again returns it unchanged. When nothing was stored,
+    the object is empty, or it is larger than declared or than the limit, the file becomes
+    `failed`, its object is removed, and the answer is 400.
+    """
+    with transaction.atomic():
+        file = file_get(owner=owner, file_id=file_id, for_update=True)
+        if file.status == File.Status.UPLOADED:
+            return file
+        if file.status == File.Status.FAILED:
+            raise BadRequestError(
+                "This upload failed; request a new upload URL",
+                details={"id": str(file.pk), "reason": "failed"},
+            )
+        stored_size = storage.stat_object(key=file.key)
+        if stored_size is None:
+            reason, message = "not_uploaded", "Nothing was uploaded for this file"
+        elif stored_size == 0:
+            reason, message = "empty", "The uploaded file is empty"
+        elif stored_size > file.declared_size:
+            reason, message = "larger_than_declared", "The uploaded file is larger than declared"
+        elif stored_size > settings.FILE_MAX_BYTES:
+            reason, message = "too_large", "The uploaded file is larger than the limit"
+        else:
+            file.status = File.Status.UPLOADED
+            file.size = stored_size
+            file.uploaded_at = timezone.now()
+            file.save(update_fields=["status", "size", "uploaded_at", "updated_at"])
+            return file
+        file.status = File.Status.FAILED
+        file.save(update_fields=["status", "updated_at"])
+        if stored_size is not None:
+            _delete_objects_after_commit([file.key])
+    # Raised after the commit, so the file stays `failed`.
+    raise BadRequestError(message, details={"id": str(file.pk), "reason": reason})
+
+
+def file_download_link(*, owner: User, file_id: str) -> DownloadLink:
+    """A short-lived attachment download link for an uploaded file (400 otherwise)."""
+    file = file_get(owner=owner, file_id=file_id)
+    if file.status != File.Status.UPLOADED:
+        raise BadRequestError(
+            "The file has not been uploaded", details={"id": str(file.pk), "status": file.status}
+        )
+    return DownloadLink(
+        url=storage.download_url(key=file.key, filename=file.filename),
+        filename=file.filename,
+        expires_in=settings.FILE_DOWNLOAD_URL_EXPIRES,
+    )
+
+
+def files_delete(*, files: QuerySet[File]) -> int:
+    """Delete these file rows now and their stored objects after commit; returns the count."""
+    with transaction.atomic():
+        keys = list(files.values_list("key", flat=True))
+        deleted, _ = files.delete()
+        _delete_objects_after_commit(keys)
+    return deleted
+
+
+def file_delete(*, owner: User, file_id: str) -> None:
+    """Delete one of the owner's files (404 when missing or someone else's)."""
+    file = file_get(owner=owner, file_id=file_id)
+    files_delete(files=File.objects.filter(pk=file.pk))
+
+
+def files_delete_for_owner(*, owner_id: str) -> int:
+    """Delete every file of a user (GDPR erasure); returns how many rows went."""
+    return files_delete(files=File.objects.filter(owner_id=owner_id))
+
+
+# --- Local storage: the app's own upload and download endpoints ------------------------------
+
+
+def _require_local_storage() -> None:
+    if not storage.is_local():
+        raise NotFoundError(message="Local file storage is not in use")
+
+
+def file_local_upload_open(*, token: str) -> File:
+    """The pending file a local upload URL is for (403 when the URL is bad, expired or spent)."""
+    _require_local_storage()
+    key = storage.read_upload_token(token)
+    file = File.objects.filter(key=key, status=File.Status.PENDING).first()
+    if file is None:
+        raise AuthorizationError("This upload link is no longer valid")
+    return file
+
+
+def file_local_upload_store(
+    *, file: File, content_type: str | None, content: UploadedFile | None
+) -> None:
+    """Store a received upload for a pending file, checked like S3 checks a presigned POST.
+
+    The size limit was already enforced while the body streamed in.
+    """
+    if content is None:
+        raise BadRequestError("The form has no file part named 'file'")
+    if content_type != file.content_type:
+        raise BadRequestError(
+            f"The form's Content-Type field must be '{file.content_type}'",
+            details={"expected": file.content_type},
+        )
+    if not content.size:
+        raise BadRequestError("The file is empty")
+    storage.save_local_object(key=file.key, content=content)
+
+
+def file_local_download_open(*, token: str) -> tuple[File, DjangoFile]:
+    """An uploaded file and its opened content, for a local download URL (403, 404)."""
+    _require_local_storage()
+    key = storage.read_download_token(token)
+    file = File.objects.filter(key=key, status=File.Status.UPLOADED).first()
+    content = storage.open_local_object(key=key) if file is not None else None
+    if file is None or content is None:
+        raise NotFoundError("File", key.rsplit("/", 1)[-1])
+    return file, content

@@ -1,0 +1,213 @@
+"""STORAGE_PROVIDER=s3 against a real S3 API (moto's server); R2 by its configuration."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from django.conf import settings as django_settings
+
+from files.models import File
+from tests.files.conftest import BUCKET
+from tests.files.flow import (
+    CONTENT,
+    FILES_URL,
+    confirm,
+    error_of,
+    send_form_over_http,
+    start_upload,
+)
+from tests.live import request
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("s3_storage")]
+
+
+def head(s3_client, key: str) -> dict | None:
+    try:
+        return s3_client.head_object(Bucket=BUCKET, Key=key)
+    except s3_client.exceptions.ClientError:
+        return None
+
+
+def test_presigned_post_upload_confirm_download_and_delete(
+    api, user, s3_endpoint, s3_client, media_root, django_capture_on_commit_callbacks
+):
+    client = api.as_user(user)
+
+    upload = start_upload(client, size=100)
+    assert upload["upload_url"] == f"{s3_endpoint}/{BUCKET}"
+    key = File.objects.get(pk=upload["file_id"]).key
+    assert upload["fields"]["key"] == key
+    assert upload["fields"]["Content-Type"] == "application/pdf"
+    assert {"policy", "x-amz-signature", "x-amz-credential"} <= set(upload["fields"])
+
+    status, _ = send_form_over_http(upload, CONTENT)
+    assert status == 204
+    assert head(s3_client, key)["ContentType"] == "application/pdf"
+
+    confirmed = confirm(client, upload["file_id"])
+    assert confirmed.status_code == 200
+    assert (confirmed.json()["status"], confirmed.json()["size"]) == ("uploaded", len(CONTENT))
+
+    link = client.get(f"{FILES_URL}/{upload['file_id']}/download-url").json()
+    assert link["download_url"].startswith(f"{s3_endpoint}/{BUCKET}/{key}?")
+    assert link["expires_in"] == 300
+    status, headers, body = request("GET", link["download_url"])
+    assert (status, body) == (200, CONTENT)
+    assert headers["Content-Disposition"] == 'attachment; filename="report.pdf"'
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = client.delete(f"{FILES_URL}/{upload['file_id']}")
+
+    assert deleted.status_code == 204
+    assert head(s3_client, key) is None
+    assert not File.objects.filter(pk=upload["file_id"]).exists()
+    assert not media_root.exists()
+
+
+def test_upload_policy_limits_size_and_type(api, user):
+    upload = start_upload(
+        api.as_user(user), filename="photo.png", content_type="image/png", size=4321
+    )
+
+    policy = json.loads(base64.b64decode(upload["fields"]["policy"]))
+
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, 4321] in conditions
+    assert {"Content-Type": "image/png"} in conditions
+    assert {"key": upload["fields"]["key"]} in conditions
+    expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert 890 <= (expires - datetime.now(UTC)).total_seconds() <= 900
+
+
+def test_object_larger_than_declared_fails_at_confirm_and_is_removed(
+    api, user, s3_client, django_capture_on_commit_callbacks
+):
+    # Real S3 refuses this upload by its policy; confirm checks again whatever the bucket took.
+    client = api.as_user(user)
+    upload = start_upload(client, size=10)
+    status, _ = send_form_over_http(upload, b"x" * 50)
+    assert status == 204
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = confirm(client, upload["file_id"])
+
+    error = error_of(response, 400, "BAD_REQUEST")
+    assert error["details"] == {"id": upload["file_id"], "reason": "larger_than_declared"}
+    assert File.objects.get(pk=upload["file_id"]).status == File.Status.FAILED
+    assert head(s3_client, upload["fields"]["key"]) is None
+
+
+def test_confirm_before_uploading_fails_the_file(api, user):
+    client = api.as_user(user)
+    upload = start_upload(client)
+
+    response = confirm(client, upload["file_id"])
+
+    assert error_of(response, 400, "BAD_REQUEST")["details"]["reason"] == "not_uploaded"
+    assert File.objects.get(pk=upload["file_id"]).status == File.Status.FAILED
+
+
+def test_local_storage_endpoints_are_closed(client):
+    upload = client.post("/api/v1/public/storage/upload?token=x", {"Content-Type": "a/b"})
+    download = client.get("/api/v1/public/storage/download?token=x")
+
+    error_of(upload, 404, "NOT_FOUND")
+    error_of(download, 404, "NOT_FOUND")
+
+
+def test_storage_outage_is_a_502(api, user, settings):
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
+    settings.STORAGES = {**settings.STORAGES}  # a new storage object with the new endpoint
+    client = api.as_user(user)
+    upload = start_upload(client)
+
+    response = confirm(client, upload["file_id"])
+
+    assert error_of(response, 502, "EXTERNAL_SERVICE_ERROR")["details"]["service"] == "storage"
+    assert File.objects.get(pk=upload["file_id"]).status == File.Status.PENDING
+
+
+# --- Configuration (read at start-up, so checked in a fresh process) -------------------------
+
+PRINT_STORAGE = """
+import json
+from django.conf import settings
+from django.core.files.storage import storages
+from files.storage import presigned_upload
+client = storages["default"].connection.meta.client
+print(json.dumps({
+    "backend": settings.STORAGES["default"]["BACKEND"],
+    "endpoint": client.meta.endpoint_url,
+    "region": client.meta.region_name,
+    "bucket": storages["default"].bucket_name,
+    "upload_url": presigned_upload(key="k", content_type="image/png", max_size=5).url,
+}))
+"""
+
+
+def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=django_settings.BASE_DIR,
+        env={"PATH": os.environ["PATH"], "ENVIRONMENT": "test", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+R2 = {
+    "STORAGE_PROVIDER": "r2",
+    "R2_ACCOUNT_ID": "0123abcd",
+    "R2_ACCESS_KEY_ID": "r2-key",
+    "R2_SECRET_ACCESS_KEY": "r2-secret",
+    "R2_BUCKET_NAME": "uploads",
+}
+
+
+def test_r2_is_s3_with_the_account_endpoint_and_region_auto():
+    result = run_manage(R2, "shell", "-c", PRINT_STORAGE)
+
+    assert result.returncode == 0, result.stderr
+    storage = json.loads(result.stdout.strip().splitlines()[-1])
+    assert storage["backend"] == "storages.backends.s3.S3Storage"
+    assert storage["endpoint"] == "https://0123abcd.r2.cloudflarestorage.com"
+    assert storage["region"] == "auto"
+    assert storage["bucket"] == "uploads"
+    assert storage["upload_url"].startswith("https://")
+    assert "0123abcd.r2.cloudflarestorage.com" in storage["upload_url"]
+
+
+def test_missing_r2_settings_stop_start_up():
+    result = run_manage({"STORAGE_PROVIDER": "r2"}, "check")
+
+    assert result.returncode != 0
+    for name in ("R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_BUCKET_NAME"):
+        assert f"- {name} is required when STORAGE_PROVIDER=r2." in result.stderr
+
+
+def test_missing_s3_settings_stop_start_up():
+    result = run_manage({"STORAGE_PROVIDER": "s3", "AWS_ACCESS_KEY_ID": "only-half"}, "check")
+
+    assert result.returncode != 0
+    assert "- AWS_STORAGE_BUCKET_NAME is required when STORAGE_PROVIDER=s3." in result.stderr
+    assert "- AWS_S3_REGION_NAME (or AWS_S3_ENDPOINT_URL) is required" in result.stderr
+    assert "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither." in result.stderr
+
+
+def test_s3_with_a_bucket_and_region_starts():
+    env = {
+        "STORAGE_PROVIDER": "s3",
+        "AWS_STORAGE_BUCKET_NAME": "uploads",
+        "AWS_S3_REGION_NAME": "eu-west-1",
+    }
+
+    result = run_manage(env, "check")
+
+    assert result.returncode == 0, result.stderr
