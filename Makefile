@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format worker beat migrate
+.PHONY: install run test lint format worker beat migrate bench
 
 install: $(STAMP)
 
@@ -38,3 +38,7 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=info
+
+# Load benchmark on the local PostgreSQL and Redis (wrk from Debian's package when installed).
+bench: install
+	$(BIN)/python -m bench.run

@@ -9,6 +9,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
+from accounts.user_cache import forget_users
 from config.models import TimestampedModel
 
 
@@ -82,3 +83,13 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
 
     def __str__(self) -> str:
         return self.email or self.id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        forget_users(self.pk)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        user_id = self.pk
+        result = super().delete(*args, **kwargs)
+        forget_users(user_id)
+        return result

@@ -16,7 +16,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_get
+from accounts.selectors import user_get_cached
+from accounts.user_cache import forget_users
+from files.services import files_delete_for_owner
 from projects.services import projects_erase
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def profile_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
 
 def user_get_or_create_from_claims(*, claims: Mapping[str, Any]) -> User:
     """The token's user, created from its claims on first sight (one query when known)."""
-    user = user_get(user_id=claims["sub"])
+    user = user_get_cached(user_id=claims["sub"])
     if user is not None:
         return user
     # API users never sign in with a password.
@@ -87,6 +89,7 @@ def user_record_login(*, user: User) -> None:
     if updated:
         user.last_login_at = now
         user.login_count += 1
+        forget_users(user.pk)
 
 
 def user_update_profile(*, user: User, full_name: Any = UNSET, avatar_url: Any = UNSET) -> User:
@@ -109,6 +112,7 @@ def user_deactivate(*, user: User) -> None:
 
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False, updated_at=timezone.now())
+        forget_users(user.pk)
         user.is_active = False
         transaction.on_commit(lambda: erase_user.delay(user.pk))
 
@@ -132,6 +136,7 @@ def user_erase(*, user_id: str) -> bool:
         user.erased_at = timezone.now()
         user.save()
         projects_erase(owner_id=user_id)
+        files_delete_for_owner(owner_id=user_id)
     logger.info("user personal data erased", extra={"user_id": user_id})
     return True
 
@@ -139,4 +144,6 @@ def user_erase(*, user_id: str) -> bool:
 def users_set_active(*, users: Iterable[User], active: bool, acting_user: User) -> int:
     """Activate or deactivate users from the admin, never the acting staff member."""
     ids = [user.pk for user in users if user.pk != acting_user.pk]
-    return User.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now())
+    changed = User.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now())
+    forget_users(*ids)
+    return changed

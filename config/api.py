@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, as every timestamp in the API."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.api import PublicAPIView
+from config.api import PublicAPIView, iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +62,10 @@ def readiness() -> tuple[bool, dict[str, Any]]:
         status = "healthy"
     body = {
         "status": status,
-        "timestamp": utc_now_iso(),
+        "timestamp": iso_utc(timezone.now()),
         "components": {"database": database, "redis": redis},
     }
     return database["status"] == "healthy", body
-
-
-def utc_now_iso() -> str:
-    """The current time as ISO 8601 in UTC with a `Z`."""
-    return timezone.now().isoformat().replace("+00:00", "Z")
 
 
 Component = inline_serializer(
@@ -109,7 +104,11 @@ class HealthView(PublicAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(
-            {"status": "healthy", "timestamp": utc_now_iso(), "version": settings.APP_VERSION}
+            {
+                "status": "healthy",
+                "timestamp": iso_utc(timezone.now()),
+                "version": settings.APP_VERSION,
+            }
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -42,16 +42,17 @@ class Page:
 def paginate(request: Request, queryset: QuerySet[Any]) -> Page:
     """Slice `queryset` by the request's `skip`/`limit` (422 when out of range).
 
-    A short page from a non-empty offset already tells the total, so the COUNT query runs only
-    when the page is full or empty.
+    The total comes with the page from a window function (one query); only a page past the end
+    needs a separate COUNT.
     """
     params = validated(PageParams, request.query_params)
     skip, limit = params["skip"], params["limit"]
-    items = list(queryset[skip : skip + limit])
-    if 0 < len(items) < limit or (skip == 0 and not items):
-        total = skip + len(items)
+    items = list(queryset.annotate(_total=Window(Count("pk")))[skip : skip + limit])
+    if items:
+        first = items[0]
+        total = first["_total"] if isinstance(first, dict) else first._total
     else:
-        total = queryset.count()
+        total = queryset.count() if skip else 0
     return Page(items=items, total=total, skip=skip, limit=limit)
 
 

@@ -1,7 +1,7 @@
 """Rate limits shared by every worker through the cache (Redis when configured).
 
-A fixed window per scope and caller: the first request of a window creates its counter with
-`cache.add`, every request increments it atomically with `cache.incr`, so all processes spend one
+A fixed window per scope and caller: every request increments the window's counter atomically
+with `cache.incr` (the first one creates it with `cache.add`), so all processes spend one
 budget. Authenticated callers are counted by user id, anonymous ones by client IP. The state of
 the tightest limit is kept on the request and `RateLimitHeadersMiddleware` turns it into the
 `X-RateLimit-*` headers. When the cache is down the request is served and the fault logged.
@@ -59,8 +59,7 @@ class ScopedRateThrottle(BaseThrottle):
         window_start = int(now // window * window)
         key = f"throttle:{self.scope}:{self.caller(request)}:{window_start}"
         try:
-            cache.add(key, 0, timeout=window + 1)
-            count = cache.incr(key)
+            count = self.increment(key, timeout=window + 1)
         except Exception:
             logger.warning("rate limiter unavailable, request allowed", exc_info=True)
             return True
@@ -72,6 +71,15 @@ class ScopedRateThrottle(BaseThrottle):
             self.wait_seconds = max(1, math.ceil(window_start + window - now))
             return False
         return True
+
+    @staticmethod
+    def increment(key: str, *, timeout: int) -> int:
+        """Atomically count one request; one round trip once the window's counter exists."""
+        try:
+            return cache.incr(key)
+        except ValueError:  # first request of the window
+            cache.add(key, 0, timeout=timeout)
+            return cache.incr(key)
 
     def wait(self) -> float | None:
         return self.wait_seconds

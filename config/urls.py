@@ -42,6 +42,9 @@ if settings.API_DOCS_ENABLED:
         path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     ]
 
+if settings.BENCH_CEILINGS:
+    urlpatterns.append(path("bench/", include("bench.ceilings")))
+
 # Anything else under /api/ is a JSON 404, whatever DEBUG says.
 urlpatterns.append(re_path(r"^api/", errors.page_not_found))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -10,16 +11,19 @@ from accounts.models import User
 from config.errors import NotFoundError
 from projects.models import Project
 
+PROJECT_FIELDS = ("id", "name", "description", "owner_id", "created_at", "updated_at")
 
-def project_list(*, owner: User, search: str | None = None) -> QuerySet[Project]:
-    """The owner's live projects, newest first, optionally filtered by a name substring.
 
-    `search` is case-insensitive and literal: `%` and `_` match themselves.
+def project_list(*, owner: User, search: str | None = None) -> QuerySet[Project, dict[str, Any]]:
+    """The owner's live projects as rows of the output fields, newest first.
+
+    `search` keeps names containing it, case-insensitively and literally (`%` and `_` match
+    themselves). Rows rather than model instances: the list is the hot path.
     """
     projects = Project.objects.filter(owner=owner)
     if search:
         projects = projects.filter(name__icontains=search)
-    return projects.order_by("-created_at", "-id")
+    return projects.order_by("-created_at", "-id").values(*PROJECT_FIELDS)
 
 
 def project_get(*, owner: User, project_id: str) -> Project:

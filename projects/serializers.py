@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.api import iso_utc
 from projects.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, Project
 
 
@@ -27,8 +28,23 @@ class ProjectUpdateInput(ProjectInput):
         super().__init__(*args, partial=True, **kwargs)
 
 
-class ProjectOutput(serializers.ModelSerializer[Project]):
-    class Meta:
-        model = Project
-        fields = ["id", "name", "description", "owner_id", "created_at", "updated_at"]
-        read_only_fields = fields
+class ProjectOutput(serializers.Serializer):
+    """The Project shape. Declared fields document it; `to_representation` is the fast path."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True, allow_null=True)
+    owner_id = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, instance: Project | dict[str, Any]) -> dict[str, Any]:
+        row = instance if isinstance(instance, dict) else instance.__dict__
+        return {
+            "id": str(row["id"]),
+            "name": row["name"],
+            "description": row["description"],
+            "owner_id": row["owner_id"],
+            "created_at": iso_utc(row["created_at"]),
+            "updated_at": iso_utc(row["updated_at"]),
+        }

@@ -1,0 +1,59 @@
+"""A short-lived cache of users by id, so authenticating a request needs no SQL.
+
+Entries live `USER_CACHE_SECONDS` and are forgotten after every committed change to the row
+(`User.save`, and the services that use `QuerySet.update`), so a deactivation or a role change is
+seen by the next request in every process. A cache outage only costs the database query.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+USER_CACHE_SECONDS = 60
+
+
+def _key(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def cached_user(user_id: str) -> User | None:
+    """The cached user, or None when absent or the cache is down."""
+    try:
+        user: Any = cache.get(_key(user_id))
+    except Exception:  # the database answers instead
+        logger.warning("user cache unavailable", exc_info=True)
+        return None
+    return user
+
+
+def remember_user(user: User) -> None:
+    """Cache `user` (as read from the database) for the next requests."""
+    try:
+        cache.set(_key(user.pk), user, USER_CACHE_SECONDS)
+    except Exception:  # caching is an optimisation only
+        logger.warning("user cache unavailable", exc_info=True)
+
+
+def forget_users(*user_ids: str) -> None:
+    """Drop cached users now and again after the current transaction commits.
+
+    The second delete covers a request that re-cached the old row before the commit.
+    """
+
+    def forget() -> None:
+        try:
+            cache.delete_many([_key(user_id) for user_id in user_ids])
+        except Exception:  # entries expire on their own
+            logger.warning("user cache unavailable", exc_info=True)
+
+    forget()
+    transaction.on_commit(forget)

@@ -1,0 +1,27 @@
+"""Production server settings: `gunicorn -c config/gunicorn.py config.wsgi:application`.
+
+Sync Django views under threaded workers (gthread); `make bench` measured the alternatives and the
+figures are in bench/README.md. Every value can be changed by environment variable.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Each worker accepts on its own socket, so the kernel spreads connections evenly over them.
+reuse_port = True
+# Import the app once in the master and fork: workers share its memory pages.
+preload_app = True
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+# Recycle workers now and then so a slow leak can never grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 10
+# The app writes its own access log line (JSON, with request and user ids).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
