@@ -15,19 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.files import File as DjangoFile
 from django.core.files.storage import Storage, storages
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from storages.backends.s3 import S3Storage
 
 from config.errors import AuthorizationError, ExternalServiceError
+
+if TYPE_CHECKING:
+    from storages.backends.s3 import S3Storage
 
 UPLOAD_SALT = "files.storage.upload"
 DOWNLOAD_SALT = "files.storage.download"
@@ -51,6 +52,11 @@ def _storage() -> Storage:
 
 
 def _s3() -> S3Storage | None:
+    """The bucket storage, or None for local files (boto3 is then never imported)."""
+    if settings.STORAGE_PROVIDER == "local":
+        return None
+    from storages.backends.s3 import S3Storage
+
     storage = _storage()
     return storage if isinstance(storage, S3Storage) else None
 
@@ -62,6 +68,8 @@ def _client(storage: S3Storage) -> Any:
 @contextmanager
 def _s3_errors() -> Iterator[None]:
     """Report bucket failures to clients as the 502 envelope instead of a 500."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
@@ -113,6 +121,8 @@ def stat_object(*, key: str) -> int | None:
     if s3 is None:
         storage = _storage()
         return storage.size(key) if storage.exists(key) else None
+    from botocore.exceptions import ClientError
+
     with _s3_errors():
         try:
             head = _client(s3).head_object(Bucket=s3.bucket_name, Key=key)
