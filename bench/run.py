@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per endpoint per round")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-record", action="store_true", help="do not append to README.md")
     args = parser.parse_args()
 

@@ -1,7 +1,7 @@
 """Production server settings: `gunicorn -c config/gunicorn.py config.wsgi:application`.
 
-Sync Django views under threaded workers (gthread); `make bench` measured the alternatives and the
-figures are in bench/README.md. Every value can be changed by environment variable.
+One worker per core with two threads each (gthread); `make bench` measured the alternatives and
+bench/README.md says why. Every value can be changed by environment variable.
 """
 
 import multiprocessing
@@ -10,7 +10,7 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # Each worker accepts on its own socket, so the kernel spreads connections evenly over them.
 reuse_port = True
 # Import the app once in the master and fork: workers share its memory pages.

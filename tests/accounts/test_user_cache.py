@@ -1,0 +1,72 @@
+"""Authenticated requests read the user from a short-lived cache that changes invalidate."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import User
+from tests.factories import UserFactory
+
+ME = "/api/v1/app/users/me"
+
+pytestmark = pytest.mark.django_db
+
+
+def test_steady_state_requests_need_no_sql(api, user, django_assert_num_queries):
+    client = api.as_user(user)
+    client.get(ME)  # records the login (and forgets the cached copy)
+    client.get(ME)  # reads and caches the user
+
+    with django_assert_num_queries(0):
+        response = client.get(ME)
+
+    assert response.status_code == 200
+
+
+def test_deactivation_from_the_admin_is_seen_by_the_next_request(api, client, user):
+    api.as_user(user)
+    for _ in range(3):
+        assert api.get(ME).status_code == 200
+    client.force_login(User.objects.create_superuser("staff@example.com", "long-password-123"))
+
+    client.post(
+        "/admin/accounts/user/", {"action": "deactivate_users", "_selected_action": [user.pk]}
+    )
+
+    assert api.get(ME).status_code == 403
+
+
+def test_changes_saved_through_the_model_are_seen_at_once(api, user):
+    api.as_user(user)
+    for _ in range(3):
+        api.get(ME)
+
+    user.role = User.Role.ADMIN
+    user.save()
+
+    assert api.get(ME).json()["role"] == "admin"
+
+
+def test_profile_update_is_seen_by_the_next_request(api, user):
+    client = api.as_user(user)
+    for _ in range(3):
+        client.get(ME)
+
+    client.patch(ME, {"full_name": "Renamed"})
+
+    assert client.get(ME).json()["full_name"] == "Renamed"
+
+
+def test_requests_are_served_from_the_database_when_the_cache_is_down(api, settings):
+    user = UserFactory()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+
+    statuses = [api.as_user(user).get(ME).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
