@@ -207,8 +207,9 @@ def _require_local_storage() -> None:
 
 
 def file_local_upload_open(*, token: str) -> File:
-    """The pending file a local upload URL is for (403 when the URL is bad, expired or spent)."""
-    _require_local_storage()
+    """The pending file an app upload URL is for (403 when the URL is bad, expired or spent)."""
+    if not storage.app_receives_uploads():
+        raise NotFoundError(message="Uploads go straight to the file storage")
     key = storage.read_upload_token(token)
     file = File.objects.filter(key=key, status=File.Status.PENDING).first()
     if file is None:
@@ -232,7 +233,7 @@ def file_local_upload_store(
         )
     if not content.size:
         raise BadRequestError("The file is empty")
-    storage.save_local_object(key=file.key, content=content)
+    storage.save_uploaded_object(key=file.key, content=content)
 
 
 def file_local_download_open(*, token: str) -> tuple[File, DjangoFile]:

@@ -1,9 +1,12 @@
 """Where file bytes live: Django's default storage, either S3-compatible or local disk.
 
-With S3 or R2 (django-storages' `S3Storage`), clients upload and download directly against the
-bucket with presigned requests. With any other storage (the embedded default: files under
-MEDIA_ROOT), the app plays the bucket's part itself: it hands out signed, expiring URLs of its own
-public endpoints (`files.public_urls`), which stream uploads to disk and serve downloads.
+With S3 (django-storages' `S3Storage`), clients upload and download directly against the bucket
+with presigned requests. With any other storage (the embedded default: files under MEDIA_ROOT),
+the app plays the bucket's part itself: it hands out signed, expiring URLs of its own public
+endpoints (`files.public_urls`), which stream uploads to disk and serve downloads. R2 is in
+between: it serves presigned downloads but does not implement presigned POST, so uploads go to
+the app's upload endpoint, which streams them on into the bucket; the client sees the same
+`upload_url` + `fields` contract either way.
 
 Keys are passed to the bucket unchanged, so the S3 storage must have no `location` prefix.
 
@@ -13,7 +16,7 @@ Local URLs carry their signed token in the query string, which the access log ne
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -81,7 +84,7 @@ def _s3_errors() -> Iterator[None]:
 def presigned_upload(*, key: str, content_type: str, max_size: int) -> UploadTarget:
     """An upload of at most `max_size` bytes with exactly `content_type`, to `key`."""
     s3 = _s3()
-    if s3 is None:
+    if s3 is None or app_receives_uploads():
         token = signing.dumps(key, salt=UPLOAD_SALT)
         url = f"{reverse('files-local-upload')}?{urlencode({'token': token})}"
         return UploadTarget(url=url, fields={"Content-Type": content_type})
@@ -161,6 +164,11 @@ def is_local() -> bool:
     return _s3() is None
 
 
+def app_receives_uploads() -> bool:
+    """True when clients upload through the app's endpoint: local storage, and R2 (no POST)."""
+    return is_local() or settings.STORAGE_PROVIDER == "r2"
+
+
 def read_upload_token(token: str) -> str:
     """The key a local upload URL was signed for; 403 when tampered with or expired."""
     return _read_token(token, salt=UPLOAD_SALT, max_age=settings.FILE_UPLOAD_URL_EXPIRES)
@@ -183,16 +191,17 @@ def _read_token(token: str, *, salt: str, max_age: int) -> str:
     return key
 
 
-def save_local_object(*, key: str, content: DjangoFile) -> None:
-    """Store `content` under exactly `key`, replacing an earlier upload to the same key.
+def save_uploaded_object(*, key: str, content: DjangoFile) -> None:
+    """Store an upload received by the app under exactly `key`, replacing an earlier one.
 
-    An uploaded temporary file is moved into place, not copied.
+    On disk the temporary file is moved into place, not copied; with R2 it is streamed on.
     """
     storage = _storage()
-    storage.delete(key)
-    saved_as = storage.save(key, content)
-    if saved_as != key:  # a concurrent upload to the same key won the race
-        storage.delete(saved_as)
+    with _s3_errors() if not is_local() else nullcontext():
+        storage.delete(key)
+        saved_as = storage.save(key, content)
+        if saved_as != key:  # a concurrent upload to the same key won the race
+            storage.delete(saved_as)
 
 
 def open_local_object(*, key: str) -> DjangoFile | None:

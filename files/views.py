@@ -186,7 +186,7 @@ class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
 
 
 class LocalUploadView(PublicAPIView):
-    """Local storage's stand-in for an S3 presigned POST."""
+    """The app's stand-in for an S3 presigned POST (local storage, and R2 which has none)."""
 
     parser_classes = [MultiPartParser]
 
@@ -208,7 +208,8 @@ class LocalUploadView(PublicAPIView):
         },
         summary="Upload to local storage",
         description=(
-            "The `upload_url` returned by POST /files/upload-url when files are stored locally. "
+            "The `upload_url` returned by POST /files/upload-url when files are stored locally "
+            "or in R2. "
             "Takes the returned `fields` and the `file` part; rejects (413) a file larger than "
             "declared as soon as it passes the size."
         ),

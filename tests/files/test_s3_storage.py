@@ -19,6 +19,7 @@ from tests.files.flow import (
     FILES_URL,
     confirm,
     error_of,
+    send_form,
     send_form_over_http,
     start_upload,
 )
@@ -139,7 +140,7 @@ PRINT_STORAGE = """
 import json
 from django.conf import settings
 from django.core.files.storage import storages
-from files.storage import presigned_upload
+from files.storage import download_url, presigned_upload
 client = storages["default"].connection.meta.client
 print(json.dumps({
     "backend": settings.STORAGES["default"]["BACKEND"],
@@ -147,6 +148,7 @@ print(json.dumps({
     "region": client.meta.region_name,
     "bucket": storages["default"].bucket_name,
     "upload_url": presigned_upload(key="k", content_type="image/png", max_size=5).url,
+    "download_url": download_url(key="k", filename="a.png"),
 }))
 """
 
@@ -180,8 +182,9 @@ def test_r2_is_s3_with_the_account_endpoint_and_region_auto():
     assert storage["endpoint"] == "https://0123abcd.r2.cloudflarestorage.com"
     assert storage["region"] == "auto"
     assert storage["bucket"] == "uploads"
-    assert storage["upload_url"].startswith("https://")
-    assert "0123abcd.r2.cloudflarestorage.com" in storage["upload_url"]
+    # R2 has no presigned POST: uploads go through the app, downloads straight to the bucket.
+    assert storage["upload_url"].startswith("/api/v1/public/storage/upload?token=")
+    assert storage["download_url"].startswith("https://0123abcd.r2.cloudflarestorage.com/")
 
 
 def test_missing_r2_settings_stop_start_up():
@@ -211,3 +214,21 @@ def test_s3_with_a_bucket_and_region_starts():
     result = run_manage(env, "check")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_r2_uploads_are_streamed_into_the_bucket_by_the_app(api, user, settings, s3_client):
+    """R2 speaks the S3 API without presigned POST; moto stands in for the bucket."""
+    settings.STORAGE_PROVIDER = "r2"
+    client = api.as_user(user)
+
+    upload = start_upload(client, size=len(CONTENT))
+    assert upload["upload_url"].startswith("http://testserver/api/v1/public/storage/upload?")
+    assert send_form(upload, CONTENT).status_code == 204
+    key = File.objects.get(pk=upload["file_id"]).key
+    assert head(s3_client, key)["ContentLength"] == len(CONTENT)
+
+    confirmed = confirm(client, upload["file_id"])
+    assert (confirmed.json()["status"], confirmed.json()["size"]) == ("uploaded", len(CONTENT))
+    link = client.get(f"{FILES_URL}/{upload['file_id']}/download-url").json()
+    status, _, body = request("GET", link["download_url"])
+    assert (status, body) == (200, CONTENT)
