@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "accounts",
     "projects",
     "files",
+    "webhooks",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -354,6 +356,10 @@ for _name in _storage_missing:
     env.problems.append(f"{_name} is required when STORAGE_PROVIDER={STORAGE_PROVIDER}.")
 if STORAGE_PROVIDER != "local":
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+
+# --- Webhooks (webhooks app) -----------------------------------------------------------------
+
+# --- Billing (billing app) -------------------------------------------------------------------
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")

@@ -21,12 +21,14 @@ public_urls: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
     path("", include("files.public_urls")),
+    path("", include("billing.public_urls")),
 ]
 
 app_urls: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
     path("", include("projects.urls")),
     path("", include("files.urls")),
+    path("", include("billing.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
