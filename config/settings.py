@@ -54,9 +54,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "corsheaders.middleware.CorsMiddleware",
+    # First, so every response (CORS preflights included) carries X-Request-ID and is logged.
     "config.middleware.RequestIdMiddleware",
     "config.middleware.AccessLogMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "config.middleware.SecurityHeadersMiddleware",
     "config.errors.ErrorEnvelopeMiddleware",
     "config.middleware.BodySizeLimitMiddleware",

@@ -83,6 +83,7 @@ def test_cors_preflight_is_answered_with_exposed_headers(api, settings):
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "authorization" in response["Access-Control-Allow-Headers"]
+    assert uuid.UUID(response["X-Request-ID"])
 
 
 def test_cors_exposes_request_id_and_rate_limit_headers(api, user, settings):
