@@ -1,0 +1,41 @@
+"""Start-up checks of the webhook settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def manage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env={"PATH": os.environ["PATH"], "ENVIRONMENT": "test", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_settings_that_would_send_events_twice_stop_start_up():
+    result = manage_check(
+        {
+            "WEBHOOK_STALE_AFTER_MINUTES": "5",
+            "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": "7200",
+            "WEBHOOK_MAX_RETRIES": "-1",
+        }
+    )
+
+    assert result.returncode != 0
+    assert "WEBHOOK_STALE_AFTER_MINUTES must be longer than the task time limit" in result.stderr
+    assert "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS must be shorter than" in result.stderr
+    assert "WEBHOOK_MAX_RETRIES must be at least 0" in result.stderr
+
+
+def test_the_defaults_start():
+    result = manage_check({})
+
+    assert result.returncode == 0, result.stderr

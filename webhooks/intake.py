@@ -1,0 +1,166 @@
+"""The intake every provider's webhook endpoint is built on: verify, store once, acknowledge.
+
+An owning app subclasses `WebhookIntakeView` per provider and routes it itself:
+
+    class StripeWebhookView(WebhookIntakeView):
+        provider = "stripe"
+
+        def is_configured(self) -> bool:
+            return bool(settings.STRIPE_WEBHOOK_SECRET)
+
+        def verify(self, request: Request) -> VerifiedEvent:
+            ...  # check Stripe-Signature over request.body, raise BadRequestError if wrong
+            return VerifiedEvent(event_id=data["id"], event_type=data["type"], payload=data)
+
+    # billing/public_urls.py
+    path("webhooks/stripe", StripeWebhookView.as_view(), name="webhooks-stripe")
+
+and registers handlers for its event types (see `webhooks.registry`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.api import PublicAPIView
+from config.errors import BadRequestError, ServiceUnavailableError
+from config.openapi import ErrorEnvelope
+from webhooks.models import WebhookEvent
+from webhooks.services import webhook_receive
+
+ACK_STATUSES = ("queued", "processed", "duplicate", "ignored")
+
+
+@dataclass(frozen=True)
+class VerifiedEvent:
+    """What a provider's `verify` vouches for: the event's id, its type and its parsed body.
+
+    `event_id` is the provider's unique id of the event (≤255 characters); it is what makes a
+    redelivery a duplicate. `payload` is stored as the event's JSON and handed to the handler.
+    """
+
+    event_id: str
+    event_type: str
+    payload: Any
+
+
+class WebhookAck(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=ACK_STATUSES,
+        help_text=(
+            "`queued`: stored, processing follows in the background. `processed` / `ignored`: "
+            "stored and already handled (or no handler wants its type). `duplicate`: this event "
+            "was received before; nothing new was stored."
+        ),
+    )
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; 400 when it is not one (for `verify` implementations)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("The webhook body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequestError("The webhook body must be a JSON object")
+    return data
+
+
+def ack_status(event: WebhookEvent, *, created: bool) -> str:
+    """What the provider is told about a stored event."""
+    if not created:
+        return "duplicate"
+    if event.status == WebhookEvent.Status.PROCESSED:
+        return "processed"
+    if event.status == WebhookEvent.Status.IGNORED:
+        return "ignored"
+    # Received, processing, or failed after an eager run: stored, and retried or replayable.
+    return "queued"
+
+
+class WebhookIntakeView(PublicAPIView):
+    """Base view of a provider's webhook endpoint (public: the signature is the credential).
+
+    Subclasses set `provider` and implement `verify`; they may override `is_configured`.
+    The body reaches `verify` exactly as received: no parser runs before it.
+    """
+
+    provider: ClassVar[str] = ""
+    parser_classes: list[Any] = []
+
+    def is_configured(self) -> bool:
+        """False answers 503 before anything is verified (e.g. the signing secret is unset)."""
+        return True
+
+    def verify(self, request: Request) -> VerifiedEvent:
+        """Authenticate `request.body` (raw bytes) and the headers, and extract the event.
+
+        Raise BadRequestError (400) for a bad signature or payload, AuthenticationError (401)
+        for a missing or wrong bearer token, ServiceUnavailableError (503) when configuration
+        needed for verification is missing.
+        """
+        raise NotImplementedError
+
+    @extend_schema(
+        tags=["webhooks"],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiResponse(
+                WebhookAck, description="The event is stored (now or by an earlier delivery)."
+            ),
+            400: OpenApiResponse(
+                ErrorEnvelope,
+                description="BAD_REQUEST: the signature or the payload cannot be verified; "
+                "nothing is stored.",
+            ),
+            401: OpenApiResponse(
+                ErrorEnvelope,
+                description="AUTHENTICATION_ERROR: missing or wrong bearer token (providers "
+                "that authenticate with one).",
+            ),
+            503: OpenApiResponse(
+                ErrorEnvelope, description="SERVICE_UNAVAILABLE: this provider is not configured."
+            ),
+        },
+        summary="Receive a webhook",
+        description=(
+            "Verifies the delivery on its raw body, stores the event once (a redelivery answers "
+            "`duplicate`) and processes it in the background, with retries."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        if not self.provider:
+            raise NotImplementedError(f"{type(self).__name__} must set `provider`.")
+        if not self.is_configured():
+            raise ServiceUnavailableError(
+                f"{self.provider} webhooks are not configured", details={"service": self.provider}
+            )
+        verified = self.verify(request)
+        raw_body = _text(request.body)
+        event, created = webhook_receive(
+            provider=self.provider,
+            event_id=verified.event_id,
+            event_type=verified.event_type,
+            payload=verified.payload,
+            raw_body=raw_body,
+        )
+        return Response(WebhookAck({"status": ack_status(event, created=created)}).data)
+
+
+def _text(body: bytes) -> str:
+    """The body as text to keep; 400 for bytes no text column can hold."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestError("The webhook body must be UTF-8 text") from None
+    if "\x00" in text:
+        raise BadRequestError("The webhook body must not contain NUL bytes")
+    return text

@@ -1,0 +1,73 @@
+"""Which code handles which provider's events: the one place owning apps plug their business in.
+
+`webhooks` stores and schedules events; it knows nothing of what they mean. An app that receives
+a provider's webhooks registers a handler per event type from its `AppConfig.ready()`:
+
+    class BillingConfig(AppConfig):
+        name = "billing"
+
+        def ready(self) -> None:
+            from billing import webhook_handlers
+            from webhooks.registry import register
+
+            register("stripe", "customer.subscription.updated", webhook_handlers.subscription)
+            register("stripe", "*", webhook_handlers.any_other_stripe_event)
+
+A handler is `Callable[[WebhookEvent], None]`. It runs inside a transaction that holds the event's
+row lock (so it runs at most once at a time per event, and what it writes commits together with
+the event becoming `processed`), inside a savepoint (so when it raises, its writes are undone and
+the failure is recorded). It must be idempotent: after a failure it runs again with the same
+event. Raise any exception to fail the attempt; it is retried with back-off. Events whose type
+has no handler end `ignored`.
+
+`register` returns a callable that removes the registration again (used by tests).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from webhooks.models import WebhookEvent
+
+Handler = Callable[["WebhookEvent"], None]
+
+ANY_TYPE = "*"
+
+_handlers: dict[tuple[str, str], Handler] = {}
+_lock = threading.Lock()
+
+
+def register(provider: str, event_type: str, handler: Handler) -> Callable[[], None]:
+    """Handle `provider`'s events of `event_type` (`"*"`: any type without its own handler).
+
+    Registering the same handler twice is harmless; a second, different handler for the same
+    (provider, type) is a configuration error. Returns a function that unregisters it.
+    """
+    if not provider or not event_type:
+        raise ImproperlyConfigured("A webhook handler needs a provider and an event type.")
+    key = (provider, event_type)
+    with _lock:
+        current = _handlers.get(key)
+        if current is not None and current != handler:
+            raise ImproperlyConfigured(
+                f"The {provider} webhook type {event_type!r} already has a handler: "
+                f"{getattr(current, '__qualname__', current)!r}."
+            )
+        _handlers[key] = handler
+
+    def unregister() -> None:
+        with _lock:
+            if _handlers.get(key) == handler:
+                del _handlers[key]
+
+    return unregister
+
+
+def handler_for(provider: str, event_type: str) -> Handler | None:
+    """The handler for this provider's event type, else its `"*"` handler, else None."""
+    return _handlers.get((provider, event_type)) or _handlers.get((provider, ANY_TYPE))
