@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.db import models
@@ -14,6 +15,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.services import users_set_active
+from billing.admin import EntitlementInline
 
 
 class StaffUserCreationForm(BaseUserCreationForm):
@@ -89,6 +91,14 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("activate_users", "deactivate_users")
+    # Saving the inline grants manual plans and syncs subscription_plan/status from entitlements.
+    inlines = (EntitlementInline,)
+
+    def get_inlines(
+        self, request: HttpRequest, obj: User | None
+    ) -> tuple[type[InlineModelAdmin[Any, Any]], ...]:
+        # Entitlements belong to an existing user: none on the add page.
+        return tuple(self.inlines) if obj is not None else ()
 
     @admin.action(description="Activate selected users")
     def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

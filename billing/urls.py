@@ -1,3 +1,8 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from billing.views import BillingPlansView, BillingStatusView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("billing/status", BillingStatusView.as_view(), name="billing-status"),
+    path("billing/plans", BillingPlansView.as_view(), name="billing-plans"),
+]

@@ -359,8 +359,77 @@ if STORAGE_PROVIDER != "local":
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
 
 # --- Webhooks (webhooks app) -----------------------------------------------------------------
+# Processing of a stored event is retried this often with exponential back-off and jitter,
+# then the event is left `failed` (staff can process it again from the admin).
+WEBHOOK_MAX_RETRIES = env.int("WEBHOOK_MAX_RETRIES", 8, minimum=0)
+WEBHOOK_RETRY_BACKOFF_SECONDS = env.int("WEBHOOK_RETRY_BACKOFF_SECONDS", 15, minimum=0)
+# Keep it under the broker's visibility timeout: Redis hands longer-delayed tasks out twice.
+WEBHOOK_RETRY_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", 1800, minimum=0)
+# Events still waiting (or left `processing`) this long get their task sent again.
+WEBHOOK_STALE_AFTER_MINUTES = env.int("WEBHOOK_STALE_AFTER_MINUTES", 15, minimum=1)
+if WEBHOOK_STALE_AFTER_MINUTES * 60 <= CELERY_TASK_TIME_LIMIT:
+    env.problems.append(
+        f"WEBHOOK_STALE_AFTER_MINUTES must be longer than the task time limit "
+        f"({CELERY_TASK_TIME_LIMIT} seconds), or running events would be sent again."
+    )
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= WEBHOOK_RETRY_BACKOFF_MAX_SECONDS:
+    env.problems.append(
+        "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS must be shorter than the broker visibility timeout "
+        f"({CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']} seconds)."
+    )
+
+# Periodic tasks, declared in code; beat's DatabaseScheduler syncs them into its tables.
+# Other apps add their entries to this dict in their own blocks.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "webhooks-retry-stale-events": {
+        "task": "webhooks.tasks.retry_stale_webhook_events",
+        "schedule": 300.0,
+    },
+}
 
 # --- Billing (billing app) -------------------------------------------------------------------
+# Plans and their limits. `billing.selectors.plan_limits` is what other apps read (files: storage,
+# ai: tokens); a user without an entitlement that grants access is on `free`. Every limit can be
+# overridden by env: BILLING_<PLAN>_AI_TOKENS_PER_MONTH, BILLING_<PLAN>_STORAGE_BYTES and
+# BILLING_<PLAN>_RATE_LIMIT, with <PLAN> one of FREE, PRO, ENTERPRISE.
+# `prices` (cents per interval) lists what /billing/plans offers for sale: only `pro`, monthly and
+# yearly, matching checkout's `plan` monthly|yearly. Once Stripe is configured the prices shown will
+# come from its price objects (STRIPE_PRICE_ID_*) and these become the offline fallback.
+BILLING_CURRENCY = env.str("BILLING_CURRENCY", "usd").lower()
+BILLING_PRICE_MONTHLY_CENTS = env.int("BILLING_PRICE_MONTHLY_CENTS", 1900, minimum=0)
+BILLING_PRICE_YEARLY_CENTS = env.int("BILLING_PRICE_YEARLY_CENTS", 19000, minimum=0)
+if len(BILLING_CURRENCY) != 3 or not BILLING_CURRENCY.isalpha():
+    env.problems.append(
+        f"BILLING_CURRENCY must be an ISO 4217 code such as usd (got {BILLING_CURRENCY!r})."
+    )
+_GIB = 1024**3
+_BILLING_PLAN_DEFAULTS = (
+    # plan, display name, AI tokens per month, storage bytes, rate limit
+    ("free", "Free", 100_000, _GIB, "60/minute"),
+    ("pro", "Pro", 2_000_000, 50 * _GIB, "300/minute"),
+    ("enterprise", "Enterprise", 20_000_000, 1024 * _GIB, "1000/minute"),
+)
+BILLING_PLANS: dict[str, dict[str, Any]] = {
+    plan: {
+        "name": name,
+        "ai_tokens_per_month": env.int(
+            f"BILLING_{plan.upper()}_AI_TOKENS_PER_MONTH", tokens, minimum=0
+        ),
+        "storage_bytes": env.int(f"BILLING_{plan.upper()}_STORAGE_BYTES", storage, minimum=0),
+        "rate_limit": env.rate(f"BILLING_{plan.upper()}_RATE_LIMIT", rate),
+        "prices": {},
+    }
+    for plan, name, tokens, storage, rate in _BILLING_PLAN_DEFAULTS
+}
+BILLING_PLANS["pro"]["prices"] = {
+    "month": BILLING_PRICE_MONTHLY_CENTS,
+    "year": BILLING_PRICE_YEARLY_CENTS,
+}
+# Hourly: entitlements whose period ended are marked expired and their users' plans recomputed.
+CELERY_BEAT_SCHEDULE["billing-expire-lapsed-entitlements"] = {
+    "task": "billing.tasks.expire_lapsed_entitlements",
+    "schedule": 3600.0,
+}
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -44,3 +45,11 @@ def file_storage_used(*, owner: User) -> int:
         total=Coalesce(Sum("size"), 0)
     )["total"]
     return used
+
+
+def file_storage_pending(*, owner: User, since: datetime) -> int:
+    """Bytes announced for the owner's pending uploads started at or after `since`."""
+    pending: int = File.objects.filter(
+        owner=owner, status=File.Status.PENDING, created_at__gte=since
+    ).aggregate(total=Coalesce(Sum("declared_size"), 0))["total"]
+    return pending

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -21,10 +22,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from config.errors import AuthorizationError, BadRequestError, NotFoundError, ValidationError
+from billing.selectors import plan_limits
+from config.errors import (
+    AuthorizationError,
+    BadRequestError,
+    NotFoundError,
+    QuotaExceededError,
+    ValidationError,
+)
 from files import storage
 from files.models import File
-from files.selectors import file_get
+from files.selectors import file_get, file_storage_pending, file_storage_used
 from files.tasks import delete_stored_objects
 
 MAX_FILENAME_LENGTH = 255
@@ -86,8 +94,35 @@ def _delete_objects_after_commit(keys: list[str]) -> None:
         transaction.on_commit(partial(delete_stored_objects.delay, batch))
 
 
+def _check_storage_quota(*, owner: User, size: int) -> None:
+    """429 QUOTA_EXCEEDED when `size` more bytes would pass the plan's storage limit.
+
+    Counts confirmed uploads and the pending ones whose upload URL is still valid, so parallel
+    uploads cannot pass the limit together. Runs with the owner's row locked: one check at a time.
+    """
+    list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+    allowed = plan_limits(user=owner).storage_bytes
+    since = timezone.now() - timedelta(seconds=settings.FILE_UPLOAD_URL_EXPIRES)
+    used = file_storage_used(owner=owner)
+    pending = file_storage_pending(owner=owner, since=since)
+    if used + pending + size > allowed:
+        raise QuotaExceededError(
+            "This upload would pass your plan's storage limit",
+            details={
+                "limit": "storage_bytes",
+                "allowed": allowed,
+                "used": used,
+                "pending": pending,
+                "requested": size,
+            },
+        )
+
+
 def file_upload_start(*, owner: User, filename: str, content_type: str, size: int) -> FileUpload:
-    """Record a pending file and presign its upload (422 for a bad name, type or size)."""
+    """Record a pending file and presign its upload.
+
+    422 for a bad name, type or size; 429 QUOTA_EXCEEDED when it would pass the plan's storage.
+    """
     clean_name = sanitize_filename(filename)
     media_type = content_type.strip().lower()
     errors = []
@@ -118,6 +153,7 @@ def file_upload_start(*, owner: User, filename: str, content_type: str, size: in
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        _check_storage_quota(owner=owner, size=size)
         file = File(owner=owner, filename=clean_name, content_type=media_type, declared_size=size)
         file.key = _storage_key(owner_id=owner.pk, file=file)
         file.save()

@@ -1,0 +1,184 @@
+"""Reads of entitlements: the user's effective plan, its limits, the billing status, the plans.
+
+Which entitlements grant access
+- status `active`, `trialing`, `past_due` or `grace` (`Entitlement.ENTITLED_STATUSES`): a source
+  that is still retrying a payment keeps the customer entitled until it gives up and reports
+  `canceled` or `expired`;
+- and a `current_period_end` that is empty (no end) or not yet passed. Subscriptions from a
+  store (Stripe, Apple, Google) renew by notification, which can arrive after the period end, so
+  they keep access for `RENEWAL_LEEWAY` past it; a manual grant ends exactly at its end.
+
+The effective entitlement is the best of those: enterprise over pro over free, then the one that
+runs longest (no end first), then the newest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import Entitlement
+
+# How long a store subscription stays entitled after its period end while its renewal notice is
+# on its way (delivery retries take hours; a day covers them).
+RENEWAL_LEEWAY = timedelta(days=1)
+
+NO_SUBSCRIPTION_STATUS = "none"
+
+# Billing intervals a plan can have a price for, and how an offer id names them.
+INTERVAL_NAMES = {"month": "monthly", "year": "yearly"}
+
+PLAN_RANK = Case(
+    When(plan=Entitlement.Plan.ENTERPRISE, then=Value(2)),
+    When(plan=Entitlement.Plan.PRO, then=Value(1)),
+    default=Value(0),
+    output_field=IntegerField(),
+)
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """What a plan allows (from `settings.BILLING_PLANS`)."""
+
+    plan: str
+    ai_tokens_per_month: int
+    storage_bytes: int
+    rate_limit: str
+
+
+@dataclass(frozen=True)
+class BillingStatus:
+    """The user's billing state as GET /billing/status shows it."""
+
+    plan: str
+    status: str
+    source: str | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    has_active_subscription: bool
+
+
+@dataclass(frozen=True)
+class PlanOffer:
+    """One plan for sale at one billing interval."""
+
+    id: str
+    plan: str
+    name: str
+    interval: str
+    amount: int
+    currency: str
+    limits: PlanLimits
+
+
+def lapsed_q(*, now: datetime | None = None) -> Q:
+    """Entitlements in an entitled status whose period has ended for good at `now`."""
+    now = now or timezone.now()
+    manual = Q(source=Entitlement.Source.MANUAL)
+    return Q(status__in=Entitlement.ENTITLED_STATUSES, current_period_end__isnull=False) & (
+        (manual & Q(current_period_end__lte=now))
+        | (~manual & Q(current_period_end__lte=now - RENEWAL_LEEWAY))
+    )
+
+
+def entitled_q(*, now: datetime | None = None) -> Q:
+    """Entitlements that grant access at `now` (see the module doc)."""
+    now = now or timezone.now()
+    manual = Q(source=Entitlement.Source.MANUAL)
+    return Q(status__in=Entitlement.ENTITLED_STATUSES) & (
+        Q(current_period_end__isnull=True)
+        | (manual & Q(current_period_end__gt=now))
+        | (~manual & Q(current_period_end__gt=now - RENEWAL_LEEWAY))
+    )
+
+
+def entitlement_list(*, user: User) -> QuerySet[Entitlement]:
+    """Every entitlement of the user, from every source, newest first."""
+    return Entitlement.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def effective_entitlement(*, user: User) -> Entitlement | None:
+    """The entitlement that decides the user's plan now, or None (the user is on free)."""
+    return (
+        Entitlement.objects.filter(entitled_q(), user=user)
+        .annotate(plan_rank=PLAN_RANK)
+        .order_by(
+            "-plan_rank",
+            F("current_period_end").desc(nulls_first=True),
+            "-created_at",
+            "-id",
+        )
+        .first()
+    )
+
+
+def limits_of(*, plan: str) -> PlanLimits:
+    """The limits of one plan, as configured."""
+    config: dict[str, Any] = settings.BILLING_PLANS[plan]
+    return PlanLimits(
+        plan=plan,
+        ai_tokens_per_month=config["ai_tokens_per_month"],
+        storage_bytes=config["storage_bytes"],
+        rate_limit=config["rate_limit"],
+    )
+
+
+def plan_limits(*, user: User) -> PlanLimits:
+    """The limits of the user's effective plan (free without an entitlement); one query."""
+    entitlement = effective_entitlement(user=user)
+    return limits_of(plan=entitlement.plan if entitlement else Entitlement.Plan.FREE)
+
+
+def billing_status(*, user: User) -> BillingStatus:
+    """The user's plan and where it comes from, from the database only; one query.
+
+    Without an entitlement that grants access: plan `free`, status `none`, no source.
+    `has_active_subscription` is true while a paid plan (pro, enterprise) is granted, whatever
+    its source.
+    """
+    entitlement = effective_entitlement(user=user)
+    if entitlement is None:
+        return BillingStatus(
+            plan=Entitlement.Plan.FREE,
+            status=NO_SUBSCRIPTION_STATUS,
+            source=None,
+            current_period_end=None,
+            cancel_at_period_end=False,
+            has_active_subscription=False,
+        )
+    return BillingStatus(
+        plan=entitlement.plan,
+        status=entitlement.status,
+        source=entitlement.source,
+        current_period_end=entitlement.current_period_end,
+        cancel_at_period_end=entitlement.cancel_at_period_end,
+        has_active_subscription=entitlement.plan != Entitlement.Plan.FREE,
+    )
+
+
+def plan_offers() -> list[PlanOffer]:
+    """The plans for sale with their prices, in the order of `settings.BILLING_PLANS`.
+
+    A plan is for sale at each interval it has a price for there (free has none).
+    """
+    offers = []
+    for plan, config in settings.BILLING_PLANS.items():
+        for interval, amount in config.get("prices", {}).items():
+            offers.append(
+                PlanOffer(
+                    id=f"{plan}_{INTERVAL_NAMES[interval]}",
+                    plan=plan,
+                    name=config["name"],
+                    interval=interval,
+                    amount=amount,
+                    currency=settings.BILLING_CURRENCY,
+                    limits=limits_of(plan=plan),
+                )
+            )
+    return offers
