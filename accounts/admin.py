@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.services import users_set_active
+from accounts.user_cache import forget_users
 from billing.admin import EntitlementInline
 
 
@@ -46,8 +47,6 @@ class UserChangeForm(forms.ModelForm):
             "is_staff",
             "is_superuser",
             "groups",
-            "subscription_plan",
-            "subscription_status",
         )
         formfield_callback = _https_urls
 
@@ -71,6 +70,9 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ("-created_at",)
     readonly_fields = (
         "id",
+        # Derived from the entitlements below (grant a manual plan there to change them).
+        "subscription_plan",
+        "subscription_status",
         "created_at",
         "updated_at",
         "last_login_at",
@@ -99,6 +101,11 @@ class UserAdmin(DjangoUserAdmin):
     ) -> tuple[type[InlineModelAdmin[Any, Any]], ...]:
         # Entitlements belong to an existing user: none on the add page.
         return tuple(self.inlines) if obj is not None else ()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        user_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        forget_users(*user_ids)
 
     @admin.action(description="Activate selected users")
     def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -390,8 +390,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
 # --- Billing (billing app) -------------------------------------------------------------------
 # Plans and their limits. `billing.selectors.plan_limits` is what other apps read (files: storage,
 # ai: tokens); a user without an entitlement that grants access is on `free`. Every limit can be
-# overridden by env: BILLING_<PLAN>_AI_TOKENS_PER_MONTH, BILLING_<PLAN>_STORAGE_BYTES and
-# BILLING_<PLAN>_RATE_LIMIT, with <PLAN> one of FREE, PRO, ENTERPRISE.
+# overridden by env: BILLING_<PLAN>_AI_TOKENS_PER_MONTH, BILLING_<PLAN>_STORAGE_BYTES and (paid
+# plans) BILLING_<PLAN>_RATE_LIMIT, with <PLAN> one of FREE, PRO, ENTERPRISE.
 # `prices` (cents per interval) lists what /billing/plans offers for sale: only `pro`, monthly and
 # yearly, matching checkout's `plan` monthly|yearly. Once Stripe is configured the prices shown will
 # come from its price objects (STRIPE_PRICE_ID_*) and these become the offline fallback.
@@ -405,7 +405,7 @@ if len(BILLING_CURRENCY) != 3 or not BILLING_CURRENCY.isalpha():
 _GIB = 1024**3
 _BILLING_PLAN_DEFAULTS = (
     # plan, display name, AI tokens per month, storage bytes, rate limit
-    ("free", "Free", 100_000, _GIB, "60/minute"),
+    ("free", "Free", 100_000, _GIB, RATE_LIMITS["default"]),
     ("pro", "Pro", 2_000_000, 50 * _GIB, "300/minute"),
     ("enterprise", "Enterprise", 20_000_000, 1024 * _GIB, "1000/minute"),
 )
@@ -416,7 +416,10 @@ BILLING_PLANS: dict[str, dict[str, Any]] = {
             f"BILLING_{plan.upper()}_AI_TOKENS_PER_MONTH", tokens, minimum=0
         ),
         "storage_bytes": env.int(f"BILLING_{plan.upper()}_STORAGE_BYTES", storage, minimum=0),
-        "rate_limit": env.rate(f"BILLING_{plan.upper()}_RATE_LIMIT", rate),
+        # Free users get RATE_LIMIT_DEFAULT; paid plans their own rate (config/throttling.py).
+        "rate_limit": rate
+        if plan == "free"
+        else env.rate(f"BILLING_{plan.upper()}_RATE_LIMIT", rate),
         "prices": {},
     }
     for plan, name, tokens, storage, rate in _BILLING_PLAN_DEFAULTS

@@ -54,7 +54,7 @@ class ScopedRateThrottle(BaseThrottle):
         self.wait_seconds: float | None = None
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        limit, window = parse_rate(settings.RATE_LIMITS[self.scope])
+        limit, window = parse_rate(self.rate_for(request))
         now = time.time()
         window_start = int(now // window * window)
         key = f"throttle:{self.scope}:{self.caller(request)}:{window_start}"
@@ -80,6 +80,15 @@ class ScopedRateThrottle(BaseThrottle):
         except ValueError:  # first request of the window
             cache.add(key, 0, timeout=timeout)
             return cache.incr(key)
+
+    def rate_for(self, request: Request) -> str:
+        """The scope's rate; a paid plan's `rate_limit` (BILLING_PLANS) replaces the default."""
+        if self.scope == "default":
+            plan = getattr(request.user, "subscription_plan", "free")
+            plan_rate = settings.BILLING_PLANS.get(plan, {}).get("rate_limit")
+            if plan != "free" and plan_rate:
+                return str(plan_rate)
+        return str(settings.RATE_LIMITS[self.scope])
 
     def wait(self) -> float | None:
         return self.wait_seconds

@@ -70,3 +70,20 @@ def test_requests_are_served_from_the_database_when_the_cache_is_down(api, setti
     statuses = [api.as_user(user).get(ME).status_code for _ in range(3)]
 
     assert statuses == [200, 200, 200]
+
+
+def test_users_deleted_in_bulk_from_the_admin_are_forgotten(api, client, user):
+    api.as_user(user)
+    for _ in range(3):
+        api.get(ME)
+    client.force_login(User.objects.create_superuser("staff@example.com", "long-password-123"))
+
+    client.post(
+        "/admin/accounts/user/",
+        {"action": "delete_selected", "_selected_action": [user.pk], "post": "yes"},
+    )
+
+    assert not User.objects.filter(pk=user.pk).exists()
+    response = api.get(ME)  # a new user is made from the token, not the cached ghost
+    assert response.status_code == 200
+    assert User.objects.filter(pk=user.pk).exists()

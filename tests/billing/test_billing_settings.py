@@ -65,7 +65,7 @@ def test_limits_and_prices_come_from_the_environment():
 def test_bad_values_stop_start_up_and_are_all_listed():
     env = {
         "BILLING_PRO_STORAGE_BYTES": "-1",
-        "BILLING_FREE_RATE_LIMIT": "lots",
+        "BILLING_PRO_RATE_LIMIT": "lots",
         "BILLING_CURRENCY": "euro",
         "BILLING_PRICE_YEARLY_CENTS": "cheap",
     }

@@ -129,3 +129,20 @@ def test_the_budget_is_shared_by_two_server_processes(live_database_url):
     assert results[:5] == [(200, "4"), (200, "3"), (200, "2"), (200, "1"), (200, "0")]
     assert [status for status, _ in results[5:]] == [429, 429, 429]
     assert json.loads(body)["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+
+
+def test_a_paid_plan_brings_its_own_rate_limit(api, settings):
+    settings.RATE_LIMITS = {"default": "2/hour", "ai": "1/hour"}
+    settings.BILLING_PLANS = {
+        **settings.BILLING_PLANS,
+        "pro": {**settings.BILLING_PLANS["pro"], "rate_limit": "4/hour"},
+    }
+    _avoid_window_edge(3600)
+    free, pro = UserFactory(), UserFactory(subscription_plan="pro")
+
+    free_statuses = [api.as_user(free).get(ME).status_code for _ in range(3)]
+    pro_statuses = [api.as_user(pro).get(ME).status_code for _ in range(5)]
+
+    assert free_statuses == [200, 200, 429]
+    assert pro_statuses == [200, 200, 200, 200, 429]
+    assert api.as_user(pro).get(ME)["X-RateLimit-Limit"] == "4"
