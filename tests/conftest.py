@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -83,7 +79,7 @@ def live_database_url(django_db_setup, django_db_blocker, tmp_path_factory) -> s
     """A database that server processes started by a test can share with it.
 
     PostgreSQL: the test database itself (use `transactional_db` so their rows are cleaned).
-    SQLite: the test database lives in memory, so a migrated file is made for them.
+    SQLite: the test database lives in memory, so its empty schema is copied to a file for them.
     """
     from django.db import connection
 
@@ -92,14 +88,9 @@ def live_database_url(django_db_setup, django_db_blocker, tmp_path_factory) -> s
     if connection.vendor == "postgresql":
         return test_database_url()
     path = tmp_path_factory.mktemp("live") / "db.sqlite3"
-    url = f"sqlite:///{path}"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test"},
-        check=True,
-    )
-    return url
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("VACUUM INTO %s", [str(path)])
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(autouse=True)
