@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from billing.stripe_webhooks import StripeWebhookView
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("webhooks/stripe", StripeWebhookView.as_view(), name="webhooks-stripe"),
+]

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
+from djstripe.models import Customer, Invoice, Price
 
 from accounts.models import User
 from billing.models import Entitlement
@@ -33,6 +34,13 @@ NO_SUBSCRIPTION_STATUS = "none"
 
 # Billing intervals a plan can have a price for, and how an offer id names them.
 INTERVAL_NAMES = {"month": "monthly", "year": "yearly"}
+
+# Plans from least to most; a purchase that maps to several takes the highest.
+PLAN_ORDER: dict[str, int] = {
+    Entitlement.Plan.FREE: 0,
+    Entitlement.Plan.PRO: 1,
+    Entitlement.Plan.ENTERPRISE: 2,
+}
 
 PLAN_RANK = Case(
     When(plan=Entitlement.Plan.ENTERPRISE, then=Value(2)),
@@ -162,14 +170,39 @@ def billing_status(*, user: User) -> BillingStatus:
     )
 
 
+def _stripe_prices() -> dict[str, Price]:
+    """The configured Stripe prices as dj-stripe stored them, by interval ("month", "year").
+
+    Empty (and no query) when Stripe is not configured.
+    """
+    if not settings.STRIPE_SECRET_KEY:
+        return {}
+    by_id = {
+        settings.STRIPE_PRICE_ID_MONTHLY: "month",
+        settings.STRIPE_PRICE_ID_YEARLY: "year",
+    }
+    by_id.pop("", None)
+    if not by_id:
+        return {}
+    return {by_id[price.id]: price for price in Price.objects.filter(id__in=list(by_id))}
+
+
 def plan_offers() -> list[PlanOffer]:
     """The plans for sale with their prices, in the order of `settings.BILLING_PLANS`.
 
-    A plan is for sale at each interval it has a price for there (free has none).
+    A plan is for sale at each interval it has a price for there (free has none). Once Stripe
+    is configured, pro's prices are those of the Stripe prices STRIPE_PRICE_ID_MONTHLY and
+    _YEARLY as last synced (by their webhooks and the hourly reconciliation); the settings'
+    prices remain the fallback until a price has been synced. At most one query.
     """
+    stripe_prices = _stripe_prices()
     offers = []
     for plan, config in settings.BILLING_PLANS.items():
         for interval, amount in config.get("prices", {}).items():
+            currency = settings.BILLING_CURRENCY
+            price = stripe_prices.get(interval) if plan == Entitlement.Plan.PRO else None
+            if price is not None and price.unit_amount is not None:
+                amount, currency = int(price.unit_amount), str(price.currency).lower()
             offers.append(
                 PlanOffer(
                     id=f"{plan}_{INTERVAL_NAMES[interval]}",
@@ -177,8 +210,82 @@ def plan_offers() -> list[PlanOffer]:
                     name=config["name"],
                     interval=interval,
                     amount=amount,
-                    currency=settings.BILLING_CURRENCY,
+                    currency=currency,
                     limits=limits_of(plan=plan),
                 )
             )
     return offers
+
+
+# --- Stripe ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    """One Stripe invoice as GET /billing/invoices shows it."""
+
+    id: str
+    number: str | None
+    status: str | None
+    amount_due: int
+    amount_paid: int
+    currency: str
+    created: datetime | None
+    hosted_invoice_url: str | None
+    invoice_pdf: str | None
+
+
+def has_paid_purchase(*, user: User) -> bool:
+    """The user holds a store purchase (Stripe, App Store, Google Play) that grants access now.
+
+    Manual grants by staff do not count: they do not stop the user from buying.
+    """
+    return (
+        Entitlement.objects.filter(entitled_q(), user=user)
+        .exclude(source=Entitlement.Source.MANUAL)
+        .exists()
+    )
+
+
+def stripe_entitlement_current(*, user: User) -> Entitlement | None:
+    """The user's Stripe subscription that grants access now (the best one), or None."""
+    return (
+        Entitlement.objects.filter(entitled_q(), user=user, source=Entitlement.Source.STRIPE)
+        .annotate(plan_rank=PLAN_RANK)
+        .order_by("-plan_rank", F("current_period_end").desc(nulls_first=True), "-created_at")
+        .first()
+    )
+
+
+def stripe_customer_get(*, user: User) -> Customer | None:
+    """The user's Stripe customer in the configured mode (test or live), newest first."""
+    return (
+        Customer.objects.filter(
+            subscriber=user, livemode=settings.STRIPE_LIVE_MODE, date_purged__isnull=True
+        )
+        .order_by("-created", "-djstripe_id")
+        .first()
+    )
+
+
+def invoice_list(*, user: User, limit: int) -> list[InvoiceSummary]:
+    """The user's Stripe invoices as last synced, newest first; one query, no Stripe call."""
+    invoices = (
+        Invoice.objects.filter(customer__subscriber=user)
+        .order_by("-created", "-djstripe_id")
+        .only("id", "created", "stripe_data")[:limit]
+    )
+    return [
+        InvoiceSummary(
+            id=invoice.id,
+            number=invoice.stripe_data.get("number"),
+            status=invoice.stripe_data.get("status"),
+            amount_due=int(invoice.stripe_data.get("amount_due") or 0),
+            amount_paid=int(invoice.stripe_data.get("amount_paid") or 0),
+            currency=str(invoice.stripe_data.get("currency") or ""),
+            created=invoice.created,
+            hosted_invoice_url=invoice.stripe_data.get("hosted_invoice_url"),
+            invoice_pdf=invoice.stripe_data.get("invoice_pdf"),
+        )
+        for invoice in invoices
+    ]

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "django_celery_beat",
+    "djstripe",
     "config",
     "accounts",
     "projects",
@@ -431,6 +432,58 @@ BILLING_PLANS["pro"]["prices"] = {
 # Hourly: entitlements whose period ended are marked expired and their users' plans recomputed.
 CELERY_BEAT_SCHEDULE["billing-expire-lapsed-entitlements"] = {
     "task": "billing.tasks.expire_lapsed_entitlements",
+    "schedule": 3600.0,
+}
+
+# --- Stripe (billing app) --------------------------------------------------------------------
+# Stripe is optional: without STRIPE_SECRET_KEY the Stripe endpoints answer 503, and without
+# STRIPE_WEBHOOK_SECRET so does the Stripe webhook. dj-stripe keeps its models (customers,
+# subscriptions, prices, products, invoices) in sync; its own webhook views are not mounted.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET")
+STRIPE_PRICE_ID_MONTHLY = env.str("STRIPE_PRICE_ID_MONTHLY")
+STRIPE_PRICE_ID_YEARLY = env.str("STRIPE_PRICE_ID_YEARLY")
+STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", STRIPE_DEFAULT_API_BASE).rstrip("/")
+# Pinned, so that Stripe's objects keep the shape the code reads whatever the account's default.
+STRIPE_API_VERSION = env.str("STRIPE_API_VERSION", "2026-08-26.dahlia")
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", 10, minimum=1)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
+# Stripe-Signature timestamps further than this from now, in the past or the future, are refused.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+# Origins (besides CORS_ALLOWED_ORIGINS) that checkout and portal redirect URLs may point at.
+BILLING_REDIRECT_ORIGINS = env.list("BILLING_REDIRECT_ORIGINS")
+STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+# The Stripe customer's metadata key that links it to its user (dj-stripe's Customer.subscriber).
+DJSTRIPE_SUBSCRIBER_CUSTOMER_KEY = "user_id"
+_key_kind, _, _key_rest = STRIPE_SECRET_KEY.partition("_")
+_key_mode, _, _key_secret = _key_rest.partition("_")
+if STRIPE_SECRET_KEY and not (
+    _key_kind in ("sk", "rk")
+    and _key_mode in ("test", "live")
+    and len(_key_secret) >= 24
+    and _key_secret.isascii()
+    and _key_secret.isalnum()
+):
+    env.problems.append("STRIPE_SECRET_KEY must be a secret key: sk_test_... or sk_live_...")
+if STRIPE_WEBHOOK_SECRET and not STRIPE_SECRET_KEY:
+    env.problems.append(
+        "STRIPE_WEBHOOK_SECRET needs STRIPE_SECRET_KEY: events are read back from Stripe's API."
+    )
+if IS_PRODUCTION and STRIPE_API_BASE != STRIPE_DEFAULT_API_BASE:
+    env.problems.append("STRIPE_API_BASE is for local fakes; unset it in production.")
+for _origin in BILLING_REDIRECT_ORIGINS:
+    _scheme, _, _host = _origin.partition("://")
+    if _scheme not in ("http", "https") or not _host or any(c in _host for c in "/?#@\\ "):
+        env.problems.append(
+            f"BILLING_REDIRECT_ORIGINS must list origins such as https://app.example.com "
+            f"(got {_origin!r})."
+        )
+# Hourly: Stripe events of the last days that never arrived are fetched and processed.
+STRIPE_RECONCILE_DAYS = 3
+CELERY_BEAT_SCHEDULE["billing-reconcile-stripe-events"] = {
+    "task": "billing.tasks.reconcile_stripe_events",
     "schedule": 3600.0,
 }
 
