@@ -80,7 +80,7 @@ def test_a_tampered_body_is_refused(client, stripe_fake):
     rejected(deliver(client, tampered, signature=signature), "signature")
 
 
-@pytest.mark.parametrize("offset", [-301, 301, -86_400, 86_400])
+@pytest.mark.parametrize("offset", [-305, 305, -86_400, 86_400])
 def test_stale_and_future_timestamps_are_refused(client, stripe_fake, offset):
     body = body_of(event())
     signature = sign(body, timestamp=int(time.time()) + offset)
