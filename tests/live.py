@@ -109,3 +109,21 @@ def request(
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+
+
+def run_manage(
+    env: dict[str, str], *args: str, environment: str | None = "test"
+) -> subprocess.CompletedProcess[str]:
+    """Run manage.py in a fresh process with exactly `env` (plus PATH, and ENVIRONMENT=test
+    unless `environment` says otherwise or `env` sets it): how start-up sees configuration."""
+    base = {"PATH": os.environ["PATH"]}
+    if environment is not None:
+        base["ENVIRONMENT"] = environment
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

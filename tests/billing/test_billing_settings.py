@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from django.conf import settings
 
 from billing.tasks import expire_lapsed_entitlements
+from tests.live import run_manage
 
 PRINT_BILLING = (
     "import json; from django.conf import settings; "
     "print(json.dumps({'plans': settings.BILLING_PLANS, 'currency': settings.BILLING_CURRENCY}))"
 )
-
-
-def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run manage.py with exactly these variables (nothing inherited but PATH)."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env={"PATH": os.environ["PATH"], "ENVIRONMENT": "test", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_defaults():

@@ -10,7 +10,7 @@ from django.core.checks.registry import registry
 
 from billing.stripe_gateway import apply_settings
 from tests.billing.fake_stripe import SECRET_KEY
-from tests.billing.test_billing_settings import run_manage
+from tests.live import run_manage
 
 PRINT_STRIPE = (
     "import json, stripe; from django.conf import settings as s; print(json.dumps({"

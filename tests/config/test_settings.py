@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from functools import partial
 
-from django.conf import settings
+from tests import live
+
+# Exactly the variables given: ENVIRONMENT too is up to each test.
+run_manage = partial(live.run_manage, environment=None)
 
 GOOD_PRODUCTION = {
     "ENVIRONMENT": "production",
@@ -17,18 +18,6 @@ GOOD_PRODUCTION = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "AUTH_JWKS_URL": "https://id.example.com/.well-known/jwks.json",
 }
-
-
-def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run manage.py with exactly these variables (nothing inherited but PATH)."""
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env={"PATH": os.environ["PATH"], **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_production_refuses_to_start_and_lists_every_problem():

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
-from django.conf import settings as django_settings
 
 from files.models import File
 from tests.files.conftest import BUCKET
@@ -23,7 +19,7 @@ from tests.files.flow import (
     send_form_over_http,
     start_upload,
 )
-from tests.live import request
+from tests.live import request, run_manage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("s3_storage")]
 
@@ -151,17 +147,6 @@ print(json.dumps({
     "download_url": download_url(key="k", filename="a.png"),
 }))
 """
-
-
-def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=django_settings.BASE_DIR,
-        env={"PATH": os.environ["PATH"], "ENVIRONMENT": "test", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 R2 = {
