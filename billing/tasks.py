@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from celery import shared_task
 from django.conf import settings
 
 from billing import stripe_gateway
 from billing.services import entitlements_expire_lapsed
 from billing.stripe_services import stripe_events_reconcile
+from config.celery import retrying_task
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@retrying_task()
 def expire_lapsed_entitlements() -> int:
     """Expire entitlements whose period ended and recompute their users' plans (hourly, beat)."""
     return entitlements_expire_lapsed()
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@retrying_task()
 def reconcile_stripe_events() -> int:
     """Fetch Stripe's events of the last STRIPE_RECONCILE_DAYS days and process the missed
     ones (hourly, beat); returns how many were new. Does nothing without Stripe."""

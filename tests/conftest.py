@@ -48,6 +48,14 @@ def other_user(db: None) -> User:
 
 
 @pytest.fixture
+def staff(db: None, client: Any) -> User:
+    """A superuser, signed in to the Django test `client` (the admin)."""
+    admin = User.objects.create_superuser("staff@example.com", "a-long-staff-password-1")
+    client.force_login(admin)
+    return admin
+
+
+@pytest.fixture
 def unique_subject() -> str:
     return f"test|{uuid.uuid4()}"
 

@@ -12,13 +12,6 @@ CHANGELIST = "/admin/accounts/user/"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    admin = User.objects.create_superuser("boss@example.com", "a-long-staff-password-1")
-    client.force_login(admin)
-    return admin
-
-
 def test_createsuperuser_gets_a_generated_id_and_can_sign_in(client):
     admin = User.objects.create_superuser("root@example.com", "a-long-staff-password-1")
 

@@ -23,11 +23,10 @@ def test_steady_state_requests_need_no_sql(api, user, django_assert_num_queries)
     assert response.status_code == 200
 
 
-def test_deactivation_from_the_admin_is_seen_by_the_next_request(api, client, user):
+def test_deactivation_from_the_admin_is_seen_by_the_next_request(api, client, staff, user):
     api.as_user(user)
     for _ in range(3):
         assert api.get(ME).status_code == 200
-    client.force_login(User.objects.create_superuser("staff@example.com", "long-password-123"))
 
     client.post(
         "/admin/accounts/user/", {"action": "deactivate_users", "_selected_action": [user.pk]}
@@ -72,11 +71,10 @@ def test_requests_are_served_from_the_database_when_the_cache_is_down(api, setti
     assert statuses == [200, 200, 200]
 
 
-def test_users_deleted_in_bulk_from_the_admin_are_forgotten(api, client, user):
+def test_users_deleted_in_bulk_from_the_admin_are_forgotten(api, client, staff, user):
     api.as_user(user)
     for _ in range(3):
         api.get(ME)
-    client.force_login(User.objects.create_superuser("staff@example.com", "long-password-123"))
 
     client.post(
         "/admin/accounts/user/",

@@ -19,13 +19,6 @@ ME_URL = "/api/v1/app/users/me"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client):
-    admin = User.objects.create_superuser("boss@example.com", "a-long-staff-password-1")
-    client.force_login(admin)
-    return admin
-
-
 def user_form(user: User, *, rows: list[dict[str, str]], initial: int = 0) -> dict[str, str]:
     """The user change form as the browser posts it, with `rows` in the entitlements inline.
 

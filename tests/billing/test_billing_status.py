@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import User
 from billing.services import entitlement_grant_manual, entitlement_revoke, entitlement_upsert
 from tests.billing.factories import EntitlementFactory
 from tests.factories import UserFactory
@@ -16,11 +15,6 @@ STATUS_URL = "/api/v1/app/billing/status"
 ME_URL = "/api/v1/app/users/me"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(db: None) -> User:
-    return User.objects.create_superuser("billing-staff@example.com", "a-long-staff-password-1")
 
 
 def status_of(api, user) -> dict:

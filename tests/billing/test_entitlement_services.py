@@ -23,11 +23,6 @@ from config.errors import AuthorizationError, BadRequestError, ConflictError, Va
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(db: None) -> User:
-    return User.objects.create_superuser("grants@example.com", "a-long-staff-password-1")
-
-
 def upsert(user: User, **changes) -> Entitlement:
     values = {
         "source": "apple",

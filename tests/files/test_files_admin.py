@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import User
 from files.models import File
 from tests.factories import UserFactory
 from tests.files.factories import FileFactory
@@ -13,13 +12,6 @@ from tests.files.flow import stored_files, upload_locally
 CHANGELIST = "/admin/files/file/"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(client):
-    admin = User.objects.create_superuser("boss@example.com", "a-long-staff-password-1")
-    client.force_login(admin)
-    return admin
 
 
 def test_changelist_searches_by_owner_email_and_filters_by_status(client, staff):

@@ -13,13 +13,6 @@ CHANGELIST = "/admin/webhooks/webhookevent/"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def staff(client):
-    admin = User.objects.create_superuser("boss@example.com", "a-long-staff-password-1")
-    client.force_login(admin)
-    return admin
-
-
 def make_event(event_id: str, **fields) -> WebhookEvent:
     defaults = {
         "provider": PROVIDER,
