@@ -27,6 +27,8 @@ from webhooks.intake import VerifiedEvent, WebhookIntakeView, parse_json_object
 
 SIGNATURE_HEADER = "Stripe-Signature"
 SIGNATURE_SCHEME = "v1"
+# Unix times have 10 digits until the year 2286; longer values are refused before int() sees them.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def stripe_signature(*, payload: bytes, timestamp: int, secret: str) -> str:
@@ -52,7 +54,12 @@ def verify_stripe_signature(
             timestamps.append(value)
         elif key == SIGNATURE_SCHEME:
             signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
+    if (
+        len(timestamps) != 1
+        or not timestamps[0].isascii()
+        or not timestamps[0].isdigit()
+        or len(timestamps[0]) > MAX_TIMESTAMP_DIGITS
+    ):
         raise BadRequestError(
             "Missing or malformed Stripe-Signature timestamp", details={"reason": "timestamp"}
         )
@@ -63,7 +70,11 @@ def verify_stripe_signature(
     timestamp = int(timestamps[0])
     expected = stripe_signature(payload=payload, timestamp=timestamp, secret=secret)
     # Every candidate is compared (no early exit), each in constant time.
-    matches = [hmac.compare_digest(expected, candidate) for candidate in signatures]
+    # Bytes, because compare_digest refuses str holding non-ASCII characters.
+    matches = [
+        hmac.compare_digest(expected.encode(), candidate.encode(errors="replace"))
+        for candidate in signatures
+    ]
     if not any(matches):
         raise BadRequestError("Invalid Stripe signature", details={"reason": "signature"})
     current = time.time() if now is None else now
