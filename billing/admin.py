@@ -75,10 +75,11 @@ class EntitlementInline(admin.TabularInline):
         "cancel_at_period_end",
         "note",
         "external_id",
+        "product_id",
         "granted_by",
         "created_at",
     )
-    readonly_fields = ("source", "external_id", "granted_by", "created_at")
+    readonly_fields = ("source", "external_id", "product_id", "granted_by", "created_at")
     ordering = ("-created_at",)
     show_change_link = True
     verbose_name_plural = "entitlements (add one to grant a plan by hand)"

@@ -1,5 +1,7 @@
 from django.urls import URLPattern, URLResolver, path
 
+from billing.apple_views import AppleTransactionLinkView
+from billing.google_views import GooglePurchaseLinkView
 from billing.views import (
     BillingCancelView,
     BillingCheckoutView,
@@ -18,4 +20,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("billing/portal", BillingPortalView.as_view(), name="billing-portal"),
     path("billing/cancel", BillingCancelView.as_view(), name="billing-cancel"),
     path("billing/resume", BillingResumeView.as_view(), name="billing-resume"),
+    path("billing/iap/apple", AppleTransactionLinkView.as_view(), name="billing-iap-apple"),
+    path("billing/iap/google", GooglePurchaseLinkView.as_view(), name="billing-iap-google"),
 ]

@@ -8,6 +8,8 @@ See `.env.example` for every variable.
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -486,6 +488,109 @@ CELERY_BEAT_SCHEDULE["billing-reconcile-stripe-events"] = {
     "task": "billing.tasks.reconcile_stripe_events",
     "schedule": 3600.0,
 }
+
+# --- In-app purchases: App Store and Google Play (billing app) ------------------------------------
+# Each store is optional: unconfigured, its webhook and its link endpoint answer 503.
+# Store products map to plans through IAP_PRODUCT_PLANS (`billing.iap.plan_for_product`).
+IAP_PLANS = ("pro", "enterprise")
+IAP_PRODUCT_PLANS: dict[str, str] = {}
+for _pair in env.list("IAP_PRODUCT_PLANS"):
+    _product, _, _plan = _pair.partition("=")
+    if not _product.strip() or _plan.strip() not in IAP_PLANS:
+        env.problems.append(
+            f"IAP_PRODUCT_PLANS must list product_id=plan pairs with plan one of "
+            f"{', '.join(IAP_PLANS)} (got {_pair!r})."
+        )
+        continue
+    IAP_PRODUCT_PLANS[_product.strip()] = _plan.strip()
+
+# App Store: signed data (JWS with an x5c chain) must chain to one of APPLE_ROOT_CERTIFICATES and
+# carry this bundle id, app id and environment. APPLE_ENVIRONMENT is a comma list: a production
+# server usually accepts `Production,Sandbox` (App Review and TestFlight buy in the sandbox).
+# `Xcode` and `LocalTesting` data is not signed by Apple: accepted only outside production.
+APPLE_ENVIRONMENTS = ("Production", "Sandbox", "Xcode", "LocalTesting")
+APPLE_BUNDLE_ID = env.str("APPLE_BUNDLE_ID")
+APPLE_APP_ID: int | None = env.int("APPLE_APP_ID", 0, minimum=0) or None
+APPLE_ENVIRONMENT: list[str] = env.list(
+    "APPLE_ENVIRONMENT", ["Production"] if IS_PRODUCTION else ["Sandbox"]
+)
+APPLE_ROOT_CERTIFICATES: list[str] = env.list("APPLE_ROOT_CERTIFICATES")
+for _apple_env in APPLE_ENVIRONMENT:
+    if _apple_env not in APPLE_ENVIRONMENTS:
+        env.problems.append(
+            f"APPLE_ENVIRONMENT must list values among {', '.join(APPLE_ENVIRONMENTS)} "
+            f"(got {_apple_env!r})."
+        )
+    elif IS_PRODUCTION and _apple_env in ("Xcode", "LocalTesting"):
+        env.problems.append(
+            f"APPLE_ENVIRONMENT={_apple_env} accepts unsigned data: not allowed in production."
+        )
+for _certificate in APPLE_ROOT_CERTIFICATES:
+    if not Path(_certificate).is_file():
+        env.problems.append(f"APPLE_ROOT_CERTIFICATES: {_certificate} is not a readable file.")
+if APPLE_BUNDLE_ID and not APPLE_ROOT_CERTIFICATES:
+    env.problems.append("APPLE_BUNDLE_ID needs APPLE_ROOT_CERTIFICATES (Apple's root CA files).")
+if APPLE_BUNDLE_ID and "Production" in APPLE_ENVIRONMENT and APPLE_APP_ID is None:
+    env.problems.append("APPLE_ENVIRONMENT=Production needs APPLE_APP_ID (the app's Apple ID).")
+
+# Google Play: Real-time developer notifications arrive as Pub/Sub pushes whose OIDC token must
+# be signed by Google for GOOGLE_PUBSUB_AUDIENCE and GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL; the
+# purchase itself is always read from the Play Developer API with the service account's key.
+GOOGLE_PLAY_PACKAGE_NAME = env.str("GOOGLE_PLAY_PACKAGE_NAME")
+GOOGLE_PLAY_SERVICE_ACCOUNT_INFO: dict[str, Any] | None = None
+if env.is_set("GOOGLE_PLAY_SERVICE_ACCOUNT_JSON"):
+    _raw_key = env.str("GOOGLE_PLAY_SERVICE_ACCOUNT_JSON")
+    try:
+        _key_text = _raw_key if _raw_key.startswith("{") else base64.b64decode(_raw_key).decode()
+        GOOGLE_PLAY_SERVICE_ACCOUNT_INFO = json.loads(_key_text)
+    except (ValueError, UnicodeDecodeError):
+        GOOGLE_PLAY_SERVICE_ACCOUNT_INFO = None
+    if not isinstance(GOOGLE_PLAY_SERVICE_ACCOUNT_INFO, dict) or not {
+        "client_email",
+        "private_key",
+        "token_uri",
+    } <= set(GOOGLE_PLAY_SERVICE_ACCOUNT_INFO):
+        GOOGLE_PLAY_SERVICE_ACCOUNT_INFO = None
+        env.problems.append(
+            "GOOGLE_PLAY_SERVICE_ACCOUNT_JSON must be a service account key file's JSON "
+            "(raw or base64) with client_email, private_key and token_uri."
+        )
+GOOGLE_PUBSUB_AUDIENCE = env.str("GOOGLE_PUBSUB_AUDIENCE")
+GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL = env.str("GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL")
+GOOGLE_DEFAULT_PUBSUB_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+GOOGLE_PUBSUB_CERTS_URL = env.str("GOOGLE_PUBSUB_CERTS_URL", GOOGLE_DEFAULT_PUBSUB_CERTS_URL)
+GOOGLE_DEFAULT_PLAY_API_BASE = "https://androidpublisher.googleapis.com"
+GOOGLE_PLAY_API_BASE = env.str("GOOGLE_PLAY_API_BASE", GOOGLE_DEFAULT_PLAY_API_BASE).rstrip("/")
+GOOGLE_PLAY_TIMEOUT_SECONDS = env.int("GOOGLE_PLAY_TIMEOUT_SECONDS", 10, minimum=1)
+if (GOOGLE_PUBSUB_AUDIENCE or GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL) and not (
+    GOOGLE_PUBSUB_AUDIENCE and GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL
+):
+    env.problems.append(
+        "GOOGLE_PUBSUB_AUDIENCE and GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL go together: "
+        "a push token is checked against both."
+    )
+if IS_PRODUCTION and GOOGLE_PLAY_API_BASE != GOOGLE_DEFAULT_PLAY_API_BASE:
+    env.problems.append("GOOGLE_PLAY_API_BASE is for local fakes; unset it in production.")
+if IS_PRODUCTION and GOOGLE_PUBSUB_CERTS_URL != GOOGLE_DEFAULT_PUBSUB_CERTS_URL:
+    env.problems.append("GOOGLE_PUBSUB_CERTS_URL is for local fakes; unset it in production.")
+
+# --- Identity-provider webhooks (accounts app) -----------------------------------------------
+# Clerk signs with svix: CLERK_WEBHOOK_SECRET is the endpoint's `whsec_<base64>` secret. Supabase
+# database webhooks send `Authorization: Bearer SUPABASE_WEBHOOK_SECRET`. Unset: 503.
+CLERK_WEBHOOK_SECRET = env.str("CLERK_WEBHOOK_SECRET")
+SUPABASE_WEBHOOK_SECRET = env.str("SUPABASE_WEBHOOK_SECRET")
+# Svix timestamps further than this from now, in the past or the future, are refused.
+CLERK_WEBHOOK_TOLERANCE_SECONDS = 300
+if CLERK_WEBHOOK_SECRET:
+    try:
+        if not CLERK_WEBHOOK_SECRET.startswith("whsec_") or not base64.b64decode(
+            CLERK_WEBHOOK_SECRET.removeprefix("whsec_"), validate=True
+        ):
+            raise ValueError(CLERK_WEBHOOK_SECRET)
+    except ValueError:
+        env.problems.append("CLERK_WEBHOOK_SECRET must be Clerk's signing secret: whsec_<base64>.")
+if SUPABASE_WEBHOOK_SECRET and len(SUPABASE_WEBHOOK_SECRET) < 16:
+    env.problems.append("SUPABASE_WEBHOOK_SECRET must be at least 16 characters.")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")

@@ -22,6 +22,7 @@ public_urls: list[URLPattern | URLResolver] = [
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
     path("", include("files.public_urls")),
     path("", include("billing.public_urls")),
+    path("", include("accounts.public_urls")),
 ]
 
 app_urls: list[URLPattern | URLResolver] = [

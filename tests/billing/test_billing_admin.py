@@ -104,12 +104,20 @@ def test_a_grant_without_end_lasts_until_revoked(client, staff, user):
 
 def test_users_page_lists_entitlements_of_every_source(client, staff, user):
     EntitlementFactory(user=user, external_id="sub_visible")
-    EntitlementFactory(user=user, source="apple", external_id="2000000999")
+    EntitlementFactory(
+        user=user, source="apple", external_id="2000000999", product_id="com.example.pro.apple"
+    )
+    EntitlementFactory(
+        user=user, source="google", external_id="play-token-1", product_id="pro_android"
+    )
 
     page = client.get(f"/admin/accounts/user/{user.pk}/change/")
 
     assert page.status_code == 200
-    assert b"sub_visible" in page.content and b"2000000999" in page.content
+    for shown in (b"sub_visible", b"2000000999", b"com.example.pro.apple", b"play-token-1"):
+        assert shown in page.content, shown
+    for source in (b"Stripe", b"Apple App Store", b"Google Play"):
+        assert source in page.content, source
 
 
 def test_editing_an_inline_row_resyncs_the_plan(client, staff, user):
