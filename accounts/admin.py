@@ -78,6 +78,8 @@ class UserAdmin(DjangoUserAdmin):
         "last_login_at",
         "login_count",
         "erased_at",
+        # Written by the identity provider's webhooks only.
+        "identity_synced_at",
     )
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
@@ -86,7 +88,16 @@ class UserAdmin(DjangoUserAdmin):
         ("Subscription", {"fields": ("subscription_plan", "subscription_status")}),
         (
             "Activity",
-            {"fields": ("last_login_at", "login_count", "created_at", "updated_at", "erased_at")},
+            {
+                "fields": (
+                    "last_login_at",
+                    "login_count",
+                    "created_at",
+                    "updated_at",
+                    "identity_synced_at",
+                    "erased_at",
+                )
+            },
         ),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)

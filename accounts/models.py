@@ -67,6 +67,14 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
     erased_at = models.DateTimeField(
         null=True, blank=True, help_text="When the personal data was anonymised."
     )
+    identity_synced_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The identity provider's update time of the last profile sync applied from its "
+            "webhooks; older deliveries are ignored."
+        ),
+    )
 
     # `last_login_at` replaces Django's `last_login`.
     last_login = None

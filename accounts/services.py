@@ -1,17 +1,23 @@
-"""Writes to users: creation from token claims, logins, profile, deactivation and erasure."""
+"""Writes to users: creation from token claims, logins, profile, deactivation and erasure.
+
+The identity provider's webhooks (`accounts.identity_events`) keep users in step with it through
+`user_sync_from_identity` (create or update the profile) and `user_delete_from_identity`
+(deactivate, then erase as DELETE /users/me does). The provider is the source of truth for the
+profile fields it sends; it never changes access (role, staff, active) except by a deletion.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -24,6 +30,8 @@ from projects.services import projects_erase
 logger = logging.getLogger(__name__)
 
 UNSET: Any = object()
+
+IdentitySyncOutcome = Literal["created", "updated", "unchanged", "stale", "erased"]
 
 
 def _first_claim(claims: Mapping[str, Any], *names: str) -> str | None:
@@ -147,3 +155,95 @@ def users_set_active(*, users: Iterable[User], active: bool, acting_user: User) 
     changed = User.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now())
     forget_users(*ids)
     return changed
+
+
+def identity_profile(
+    *, email: str | None, full_name: str | None, avatar_url: str | None
+) -> dict[str, Any]:
+    """The profile fields to store from an identity provider's values.
+
+    The email is stripped, lower-cased and kept only when valid (else empty, as the column holds
+    no null); a blank name is None, a long one is cut to 255 characters; an avatar that is not a
+    valid URL of at most 2048 characters is None.
+    """
+    email = email.strip() if isinstance(email, str) else None
+    full_name = full_name.strip() if isinstance(full_name, str) else None
+    avatar_url = avatar_url.strip() if isinstance(avatar_url, str) else None
+    valid_email = _valid_or_none(email or None, EmailValidator(), 320)
+    return {
+        "email": (valid_email or "").lower(),
+        "full_name": full_name[:255] if full_name else None,
+        "avatar_url": _valid_or_none(avatar_url or None, URLValidator(), 2048),
+    }
+
+
+def user_sync_from_identity(
+    *,
+    user_id: str,
+    email: str | None,
+    full_name: str | None,
+    avatar_url: str | None,
+    synced_at: datetime | None,
+) -> IdentitySyncOutcome:
+    """Create or update a user's profile from the identity provider's copy of it.
+
+    `synced_at` is the provider's update time of this copy: a copy older than the last one
+    applied (`identity_synced_at`) is `stale` and changes nothing, so deliveries arriving out of
+    order end in the newest profile. A copy without one is applied without moving that mark.
+    Only email, full name and avatar are written: a deactivated user stays deactivated, and an
+    erased user (`erased`) is never written again, so a late delivery cannot bring personal data
+    back. Returns what happened.
+    """
+    profile = identity_profile(email=email, full_name=full_name, avatar_url=avatar_url)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            try:
+                with transaction.atomic():
+                    User.objects.create(
+                        id=user_id,
+                        **profile,
+                        identity_synced_at=synced_at,
+                        password=make_password(None),
+                    )
+            except IntegrityError:
+                # Created meanwhile by its first API request: update that row instead.
+                user = User.objects.select_for_update().get(pk=user_id)
+            else:
+                logger.info("user created from identity provider", extra={"user_id": user_id})
+                return "created"
+        if user.erased_at is not None:
+            return "erased"
+        if (
+            synced_at is not None
+            and user.identity_synced_at is not None
+            and synced_at < user.identity_synced_at
+        ):
+            return "stale"
+        changed = [name for name, value in profile.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, profile[name])
+        if synced_at is not None and synced_at != user.identity_synced_at:
+            user.identity_synced_at = synced_at
+            changed.append("identity_synced_at")
+        if not changed:
+            return "unchanged"
+        user.save(update_fields=[*changed, "updated_at"])
+    logger.info("user updated from identity provider", extra={"user_id": user_id})
+    return "updated"
+
+
+def user_delete_from_identity(*, user_id: str) -> bool:
+    """The identity provider deleted this user: deactivate now, erase personal data after.
+
+    The same path as DELETE /users/me (`user_deactivate`): every later request with the user's
+    token is refused, and the erasure (profile, projects, files) runs in the background. Idempotent;
+    an already erased user is left as is. Returns False, doing nothing, for an unknown user.
+    """
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return False
+    if user.erased_at is None:
+        user_deactivate(user=user)
+        logger.info("user deleted by identity provider", extra={"user_id": user_id})
+    return True
