@@ -57,5 +57,8 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
             # The access log replaces Django's own request lines.
             "django.server": {"level": "WARNING"},
             "django.request": {"level": "ERROR"},
+            # The AI SDKs' HTTP client logs every request at INFO; failures are logged by ai.
+            "httpx2": {"level": "WARNING"},
+            "httpcore2": {"level": "WARNING"},
         },
     }

@@ -30,6 +30,7 @@ app_urls: list[URLPattern | URLResolver] = [
     path("", include("projects.urls")),
     path("", include("files.urls")),
     path("", include("billing.urls")),
+    path("", include("ai.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -1,0 +1,95 @@
+"""Reads of AI usage: the tokens a user spent, the quota period, per-user totals for staff."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import cast
+
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from ai.models import AIUsage, AIUserUsage
+
+logger = logging.getLogger(__name__)
+
+# How long the month's token total of a user stays cached before it is summed again from the
+# rows (the counter is also kept current by `ai_tokens_count`).
+MONTH_TOKENS_CACHE_SECONDS = 3600
+
+
+def month_start(*, now: datetime | None = None) -> datetime:
+    """Midnight UTC on the first day of `now`'s calendar month (UTC): the quota period's start."""
+    moment = (now or timezone.now()).astimezone(UTC)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(*, now: datetime | None = None) -> datetime:
+    """When the quota period that holds `now` ends and the next one begins."""
+    start = month_start(now=now)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+def ai_tokens_used(*, user: User, since: datetime) -> int:
+    """Total tokens of the user's AI calls from `since` on; one aggregate query."""
+    result = AIUsage.objects.filter(user=user, created_at__gte=since).aggregate(
+        tokens=Coalesce(Sum("total_tokens"), Value(0))
+    )
+    return int(result["tokens"])
+
+
+def month_tokens_key(*, user_id: str, now: datetime | None = None) -> str:
+    """The cache key of a user's token total for the month that holds `now`."""
+    return f"ai:tokens:{user_id}:{month_start(now=now):%Y%m}"
+
+
+def ai_tokens_this_month(*, user: User) -> int:
+    """The user's tokens of the current calendar month (UTC), from the cache in steady state.
+
+    On a miss the rows are summed (one query) and the total cached; every recorded call adds
+    its tokens to it (`ai.services`). A cache outage falls back to the query.
+    """
+    key = month_tokens_key(user_id=user.pk)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        logger.warning("AI token total not read from the cache", exc_info=True)
+        return ai_tokens_used(user=user, since=month_start())
+    if cached is not None:
+        return int(cached)
+    used = ai_tokens_used(user=user, since=month_start())
+    try:
+        cache.add(key, used, MONTH_TOKENS_CACHE_SECONDS)
+    except Exception:
+        logger.warning("AI token total not cached", exc_info=True)
+    return used
+
+
+def ai_usage_list(*, user: User) -> QuerySet[AIUsage]:
+    """The user's AI usage rows, newest first."""
+    return AIUsage.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def ai_user_totals(*, since: datetime) -> QuerySet[AIUserUsage]:
+    """Users with AI calls since `since`, each annotated with that period's totals.
+
+    Annotations: `ai_requests`, `ai_failures`, `ai_tokens`, `ai_cost` (USD). One grouped query
+    over the (user, created_at) index; users without calls in the period are left out. Biggest
+    spenders first.
+    """
+    totals = (
+        AIUserUsage.objects.filter(ai_usage__created_at__gte=since)
+        .annotate(
+            ai_requests=Count("ai_usage"),
+            ai_failures=Count("ai_usage", filter=Q(ai_usage__success=False)),
+            ai_tokens=Sum("ai_usage__total_tokens"),
+            ai_cost=Sum("ai_usage__cost_estimate"),
+        )
+        .order_by("-ai_tokens", "id")
+    )
+    return cast(QuerySet[AIUserUsage], totals)

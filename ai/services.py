@@ -1,0 +1,430 @@
+"""AI calls on behalf of a user: the quota check, the call through the router, the usage row.
+
+Every call records exactly one `AIUsage` row and counts `ai_requests` (1) and `ai_tokens` (the
+call's total) with `billing.usage.usage_record`:
+
+- a completion that succeeds: the provider's usage and the cost from `AI_MODEL_PRICES`;
+- a call that fails: the provider and model that failed (or were asked for), zero tokens, and the
+  error envelope's code;
+- a stream: when it ends (`StreamEnd`'s usage), fails after its first chunk, or is closed before
+  its end (the client went away: `CLIENT_DISCONNECTED`). Providers report usage only at the end
+  of a stream, so a stream cut short records an estimate of what was sent and received
+  (`ESTIMATE_CHARS_PER_TOKEN` characters per token) rather than nothing, which the quota would
+  otherwise never see.
+
+The quota: before each call the user's tokens of the current calendar month (UTC) are read (a
+cache counter, summed from `AIUsage` when missing); a user at or over their plan's
+`ai_tokens_per_month` gets 429 QUOTA_EXCEEDED. Calls
+running at the same time are all let through, and the call that crosses the limit finishes, so a
+user can end a month slightly over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.models import User
+from ai import router
+from ai.models import MODEL_MAX_LENGTH, PROVIDER_MAX_LENGTH, AIUsage
+from ai.providers.base import (
+    Completion,
+    CompletionRequest,
+    Message,
+    ProviderError,
+    ProviderRequestError,
+    ProviderTimeout,
+    StreamItem,
+    TextDelta,
+    Usage,
+)
+from ai.selectors import ai_tokens_this_month, month_tokens_key, next_month_start
+from billing.selectors import limits_of
+from billing.usage import usage_record
+from config.api import iso_utc
+from config.errors import (
+    AppError,
+    BadRequestError,
+    ExternalServiceError,
+    GatewayTimeoutError,
+    InternalError,
+    QuotaExceededError,
+)
+
+logger = logging.getLogger(__name__)
+
+QUOTA_LIMIT_NAME = "ai_tokens_per_month"
+CLIENT_DISCONNECTED = "CLIENT_DISCONNECTED"
+# Rough size of a token in characters, for streams that end before the provider reports usage.
+ESTIMATE_CHARS_PER_TOKEN = 4
+_PER_MILLION = Decimal(1_000_000)
+_COST_PLACES = Decimal("0.00000001")
+
+
+@dataclass(frozen=True)
+class AIStatus:
+    """What GET /ai/status reports."""
+
+    available: bool
+    providers: list[str]
+    default_provider: str | None
+    default_model: str | None
+
+
+def ai_status() -> AIStatus:
+    """The providers that can be called now, and which one (and model) a plain call gets."""
+    providers = list(router.configured_providers())
+    if settings.AI_DEFAULT_PROVIDER in providers:
+        default: str | None = settings.AI_DEFAULT_PROVIDER
+    else:
+        default = providers[0] if providers else None
+    return AIStatus(
+        available=bool(providers),
+        providers=providers,
+        default_provider=default,
+        default_model=settings.AI_PROVIDER_MODELS.get(default) if default else None,
+    )
+
+
+# --- Requests ------------------------------------------------------------------------------
+
+
+def completion_request_build(
+    *,
+    messages: Sequence[Message],
+    model: str | None = None,
+    temperature: float = 0.7,
+    max_tokens: int | None = None,
+) -> CompletionRequest:
+    """A provider request from already validated fields; `max_tokens` defaults per settings."""
+    return CompletionRequest(
+        messages=tuple(messages),
+        model=model or None,
+        temperature=temperature,
+        max_tokens=max_tokens or settings.AI_DEFAULT_MAX_TOKENS,
+    )
+
+
+def chat_messages_build(*, prompt: str, system: str | None = None) -> list[Message]:
+    """The messages of a one-turn chat: the optional system prompt, then the user's prompt."""
+    messages = [Message(role="system", content=system)] if system else []
+    messages.append(Message(role="user", content=prompt))
+    return messages
+
+
+def ai_route(*, complexity: str) -> tuple[str, str | None]:
+    """The (provider, model or None) that `settings.AI_ROUTES` assigns to a complexity."""
+    return settings.AI_ROUTES[complexity]
+
+
+# --- Quota and cost ------------------------------------------------------------------------
+
+
+def ai_quota_check(*, user: User) -> None:
+    """QuotaExceededError (429) when the user's tokens this month reach their plan's allowance.
+
+    No SQL in steady state: the plan is the one synced onto the user (`subscription_plan`, kept
+    current by billing's entitlement services and its hourly expiry), and the month's tokens come
+    from a cache counter (`ai_tokens_this_month`).
+    """
+    plan = user.subscription_plan
+    allowed = limits_of(plan=plan if plan in settings.BILLING_PLANS else "free").ai_tokens_per_month
+    used = ai_tokens_this_month(user=user)
+    if used >= allowed:
+        raise QuotaExceededError(
+            "Monthly AI token allowance used up",
+            details={
+                "limit": QUOTA_LIMIT_NAME,
+                "used": used,
+                "allowed": allowed,
+                "resets_at": iso_utc(next_month_start()),
+            },
+        )
+
+
+def ai_cost_estimate(*, model: str, usage: Usage) -> Decimal:
+    """USD for `usage` of `model` at `settings.AI_MODEL_PRICES` (0 for a model not listed)."""
+    prompt_price, completion_price = settings.AI_MODEL_PRICES.get(model, (0.0, 0.0))
+    cost = (
+        Decimal(str(prompt_price)) * usage.prompt_tokens
+        + Decimal(str(completion_price)) * usage.completion_tokens
+    ) / _PER_MILLION
+    return cost.quantize(_COST_PLACES)
+
+
+def provider_error_as_app_error(error: ProviderError) -> AppError:
+    """The envelope error a provider failure is reported as (400, 502 or 504)."""
+    details = {"service": error.provider}
+    if isinstance(error, ProviderTimeout):
+        return GatewayTimeoutError("The AI provider did not answer in time", details=details)
+    if isinstance(error, ProviderRequestError):
+        return BadRequestError(f"The AI provider refused the request: {error}", details=details)
+    return ExternalServiceError("The AI provider failed", details=details)
+
+
+def _estimate_tokens(text_length: int) -> int:
+    return math.ceil(text_length / ESTIMATE_CHARS_PER_TOKEN)
+
+
+# --- Recording -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    """One AI call being made: records its usage row exactly once, whatever way it ends."""
+
+    user: User
+    endpoint: str
+    request: CompletionRequest
+    provider: str | None
+    model: str | None
+    streamed: bool
+    started: float = field(default_factory=time.monotonic)
+    recorded: bool = False
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def target(self, provider: str | None = None, model: str | None = None) -> tuple[str, str]:
+        """The provider and model to record when the answer did not say which served."""
+        chosen = provider or self.provider or settings.AI_DEFAULT_PROVIDER
+        named = model or self.model or self.request.model
+        return chosen, named or settings.AI_PROVIDER_MODELS.get(chosen, "")
+
+    def succeeded(self, *, provider: str, model: str, usage: Usage) -> None:
+        self._record(provider=provider, model=model, usage=usage, error_code="")
+
+    def failed(
+        self,
+        *,
+        error_code: str,
+        provider: str | None = None,
+        model: str | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        chosen, model = self.target(provider, model)
+        self._record(provider=chosen, model=model, usage=usage or Usage(), error_code=error_code)
+
+    def _record(self, *, provider: str, model: str, usage: Usage, error_code: str) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        AIUsage.objects.create(
+            user=self.user,
+            endpoint=self.endpoint,
+            provider=provider[:PROVIDER_MAX_LENGTH],
+            model=model[:MODEL_MAX_LENGTH],
+            streamed=self.streamed,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
+            latency_ms=self.elapsed_ms(),
+            success=not error_code,
+            error_code=error_code,
+            cost_estimate=ai_cost_estimate(model=model, usage=usage),
+        )
+        _count_usage(user_id=self.user.pk, tokens=usage.total_tokens)
+
+
+def _count_usage(*, user_id: str, tokens: int) -> None:
+    """The metering counters and the month's token total; a fault there never fails the call."""
+    if tokens > 0:
+        try:
+            cache.incr(month_tokens_key(user_id=user_id), tokens)
+        except ValueError:
+            pass  # Not cached: the next quota check sums the rows, this call's included.
+        except Exception:
+            logger.warning("AI token total not updated", exc_info=True)
+    try:
+        usage_record(user_id=user_id, metric="ai_requests", amount=1)
+        if tokens > 0:
+            usage_record(user_id=user_id, metric="ai_tokens", amount=tokens)
+    except Exception:
+        logger.exception("AI usage counters not updated")
+
+
+def _failed_target(error: AppError) -> tuple[str | None, str | None]:
+    """The provider (and model) an error from the router names as the last one tried, if any."""
+    tried = error.details.get("providers")
+    if isinstance(tried, list) and tried and isinstance(tried[-1], dict):
+        provider, model = tried[-1].get("provider"), tried[-1].get("model")
+        if provider in settings.AI_PROVIDERS:
+            return str(provider), str(model) if model else None
+    for key in ("provider", "service"):
+        value = error.details.get(key)
+        if isinstance(value, str) and value in settings.AI_PROVIDERS:
+            return value, None
+    return None, None
+
+
+# --- Calls ---------------------------------------------------------------------------------
+
+
+def ai_complete(
+    *,
+    user: User,
+    endpoint: str,
+    request: CompletionRequest,
+    provider: str | None = None,
+    model: str | None = None,
+) -> Completion:
+    """The whole completion of `request` for `user`, within their quota; records its usage.
+
+    `provider` and `model` pin the call (routed chat); otherwise the router picks. Raises the
+    router's AppErrors (400, 502, 503, 504) and QuotaExceededError (429). `latency_ms` is the
+    call's time as seen here, fallbacks included.
+    """
+    ai_quota_check(user=user)
+    call = _Call(
+        user=user,
+        endpoint=endpoint,
+        request=request,
+        provider=provider,
+        model=model,
+        streamed=False,
+    )
+    try:
+        completion = router.complete(request, provider=provider, model=model)
+    except AppError as error:
+        provider_tried, model_tried = _failed_target(error)
+        call.failed(error_code=error.code, provider=provider_tried, model=model_tried)
+        raise
+    except ProviderError as error:
+        app_error = provider_error_as_app_error(error)
+        call.failed(error_code=app_error.code, provider=error.provider)
+        raise app_error from error
+    except Exception:
+        call.failed(error_code=InternalError.code)
+        raise
+    call.succeeded(provider=completion.provider, model=completion.model, usage=completion.usage)
+    return replace(completion, latency_ms=call.elapsed_ms())
+
+
+class AIStream:
+    """A started stream: `TextDelta`s, then one `StreamEnd`; records its usage once.
+
+    Iterating raises an AppError (502, 504, …) when the provider fails after the first chunk;
+    `close()` stops the upstream call, and a stream closed before its end is recorded as
+    `CLIENT_DISCONNECTED` with estimated usage.
+    """
+
+    def __init__(self, *, call: _Call, upstream: Iterator[StreamItem]) -> None:
+        self._call = call
+        self._upstream = upstream
+        self._pending: StreamItem | None = None
+        self._done = False
+        self._received_chars = 0
+
+    def start(self) -> None:
+        """Read the first item now, so a failure to start is raised before anything is sent."""
+        self._pending = self._pull()
+
+    def __iter__(self) -> AIStream:
+        return self
+
+    def __next__(self) -> StreamItem:
+        if self._done:
+            raise StopIteration
+        item = self._pending if self._pending is not None else self._pull()
+        self._pending = None
+        if not isinstance(item, TextDelta):
+            self._done = True
+            self._call.succeeded(provider=item.provider, model=item.model, usage=item.usage)
+            self._close_upstream()
+        return item
+
+    def _pull(self) -> StreamItem:
+        try:
+            item = next(self._upstream)
+        except StopIteration:
+            ended = ExternalServiceError(
+                "The AI provider ended the stream early",
+                details={"service": self._call.target()[0]},
+            )
+            self._fail(ended)
+            raise ended from None
+        except AppError as error:
+            self._fail(error, *_failed_target(error))
+            raise
+        except ProviderError as provider_error:
+            reported = provider_error_as_app_error(provider_error)
+            self._fail(reported, provider_error.provider)
+            raise reported from provider_error
+        except Exception:
+            self._fail(InternalError())
+            raise
+        if isinstance(item, TextDelta):
+            self._received_chars += len(item.text)
+        return item
+
+    def _fail(self, error: AppError, provider: str | None = None, model: str | None = None) -> None:
+        self._done = True
+        self._call.failed(
+            error_code=error.code, provider=provider, model=model, usage=self._partial_usage()
+        )
+        self._close_upstream()
+
+    def _partial_usage(self) -> Usage:
+        """Estimated usage of a stream cut short: zero when no text came back at all."""
+        if not self._received_chars:
+            return Usage()
+        prompt_chars = sum(len(message.content) for message in self._call.request.messages)
+        return Usage(
+            prompt_tokens=_estimate_tokens(prompt_chars),
+            completion_tokens=_estimate_tokens(self._received_chars),
+        )
+
+    def _close_upstream(self) -> None:
+        close = getattr(self._upstream, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                logger.exception("closing the AI provider's stream failed")
+
+    def close(self) -> None:
+        """Stop the upstream call; a stream closed before its end is recorded as disconnected."""
+        if not self._done:
+            self._done = True
+            self._call.failed(error_code=CLIENT_DISCONNECTED, usage=self._partial_usage())
+        self._close_upstream()
+
+
+def ai_stream(
+    *,
+    user: User,
+    endpoint: str,
+    request: CompletionRequest,
+    provider: str | None = None,
+    model: str | None = None,
+) -> AIStream:
+    """Start streaming `request` for `user`, within their quota.
+
+    The first item is read before this returns, so every failure before the stream starts
+    (429 quota, the router's 400/502/503/504) is raised here, with its usage row recorded.
+    """
+    ai_quota_check(user=user)
+    call = _Call(
+        user=user,
+        endpoint=endpoint,
+        request=request,
+        provider=provider,
+        model=model,
+        streamed=True,
+    )
+    try:
+        upstream = iter(router.stream(request, provider=provider, model=model))
+    except AppError as error:
+        provider_tried, model_tried = _failed_target(error)
+        call.failed(error_code=error.code, provider=provider_tried, model=model_tried)
+        raise
+    stream = AIStream(call=call, upstream=upstream)
+    stream.start()
+    return stream

@@ -1,0 +1,225 @@
+"""/api/v1/app/ai: provider status, completions, chat and routed chat, JSON or streamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import authenticated_user
+from accounts.models import User
+from ai.models import AIUsage
+from ai.providers.base import CompletionRequest, Message
+from ai.serializers import (
+    AIStatusOutput,
+    ChatInput,
+    CompletionInput,
+    CompletionOutput,
+    RoutedChatInput,
+)
+from ai.services import (
+    ai_complete,
+    ai_route,
+    ai_status,
+    ai_stream,
+    chat_messages_build,
+    completion_request_build,
+)
+from ai.sse import sse_response
+from config.api import validated
+from config.openapi import ErrorEnvelope
+from config.throttling import AIRateThrottle, DefaultRateThrottle
+
+AI_THROTTLES = [DefaultRateThrottle, AIRateThrottle]
+
+STREAM_DESCRIPTION = (
+    "With `stream: true`: server-sent events. Each text chunk is an event of `data:` lines (a "
+    "chunk holding line breaks is several `data:` lines, joined back with a line feed), then "
+    '`event: done` whose data is `{"model","provider","usage","finish_reason"}`, then '
+    "`data: [DONE]`. A provider failure after the first chunk sends `event: error` whose data "
+    "is the error envelope (EXTERNAL_SERVICE_ERROR or GATEWAY_TIMEOUT) in place of "
+    "`event: done`, then `data: [DONE]`. Failures before the first chunk are JSON errors."
+)
+STREAM_EXAMPLE = (
+    "data: Echo: \n\ndata: hello\n\n"
+    'event: done\ndata: {"model":"echo-1","provider":"echo","usage":{"prompt_tokens":1,'
+    '"completion_tokens":2,"total_tokens":3},"finish_reason":"stop"}\n\ndata: [DONE]\n\n'
+)
+
+AI_ERRORS = {
+    400: OpenApiResponse(
+        ErrorEnvelope,
+        description="BAD_REQUEST: malformed JSON, or the provider refused the request.",
+    ),
+    429: OpenApiResponse(
+        ErrorEnvelope,
+        description=(
+            "RATE_LIMIT_EXCEEDED (RATE_LIMIT_AI or RATE_LIMIT_DEFAULT, with Retry-After), or "
+            "QUOTA_EXCEEDED: the plan's monthly AI tokens are used up; details "
+            '`{"limit": "ai_tokens_per_month", "used", "allowed", "resets_at"}`.'
+        ),
+    ),
+    502: OpenApiResponse(
+        ErrorEnvelope,
+        description="EXTERNAL_SERVICE_ERROR: every provider tried failed; details.service.",
+    ),
+    503: OpenApiResponse(
+        ErrorEnvelope, description="SERVICE_UNAVAILABLE: no AI provider is configured."
+    ),
+    504: OpenApiResponse(
+        ErrorEnvelope, description="GATEWAY_TIMEOUT: the provider did not answer in time."
+    ),
+}
+
+COMPLETION_RESPONSES: dict[Any, Any] = {
+    (200, "application/json"): CompletionOutput,
+    (200, "text/event-stream"): OpenApiResponse(
+        OpenApiTypes.STR,
+        description=STREAM_DESCRIPTION,
+        examples=[OpenApiExample("stream", value=STREAM_EXAMPLE, media_type="text/event-stream")],
+    ),
+    **AI_ERRORS,
+}
+
+
+def _answer(
+    request: Request,
+    *,
+    user: User,
+    endpoint: str,
+    completion_request: CompletionRequest,
+    stream: bool = False,
+    provider: str | None = None,
+    model: str | None = None,
+) -> HttpResponseBase:
+    """A Completion, or the started stream as server-sent events."""
+    call: dict[str, Any] = {
+        "user": user,
+        "endpoint": endpoint,
+        "request": completion_request,
+        "provider": provider,
+        "model": model,
+    }
+    if stream:
+        return sse_response(
+            ai_stream(**call),
+            request_id=getattr(request._request, "request_id", None),
+            user_id=user.pk,
+        )
+    return Response(CompletionOutput(ai_complete(**call)).data)
+
+
+class AIStatusView(APIView):
+    throttle_classes = AI_THROTTLES
+
+    @extend_schema(
+        tags=["ai"],
+        operation_id="ai_status_retrieve",
+        responses=AIStatusOutput,
+        summary="Get AI availability",
+        description=(
+            "The providers that are configured (default first), whether any is, and the "
+            "provider and model a call that names none gets."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        return Response(AIStatusOutput(ai_status()).data)
+
+
+class AICompletionsView(APIView):
+    throttle_classes = AI_THROTTLES
+
+    @extend_schema(
+        tags=["ai"],
+        operation_id="ai_completions_create",
+        request=CompletionInput,
+        responses=COMPLETION_RESPONSES,
+        summary="Complete a conversation",
+        description=(
+            "The next assistant message of `messages`, from the default provider (falling back "
+            "to the next configured one when it fails). Counts against the monthly AI token "
+            "allowance of the plan. " + STREAM_DESCRIPTION
+        ),
+    )
+    def post(self, request: Request) -> HttpResponseBase:
+        data = validated(CompletionInput, request.data)
+        messages = [Message(role=m["role"], content=m["content"]) for m in data["messages"]]
+        return _answer(
+            request,
+            user=authenticated_user(request),
+            endpoint=AIUsage.Endpoint.COMPLETIONS,
+            completion_request=completion_request_build(
+                messages=messages,
+                model=data.get("model"),
+                temperature=data["temperature"],
+                max_tokens=data["max_tokens"],
+            ),
+            stream=data["stream"],
+        )
+
+
+class AIChatView(APIView):
+    throttle_classes = AI_THROTTLES
+
+    @extend_schema(
+        tags=["ai"],
+        operation_id="ai_chat_create",
+        request=ChatInput,
+        responses=COMPLETION_RESPONSES,
+        summary="Answer a prompt",
+        description=(
+            "One turn: an optional system prompt and the user's prompt, answered like "
+            "/ai/completions. " + STREAM_DESCRIPTION
+        ),
+    )
+    def post(self, request: Request) -> HttpResponseBase:
+        data = validated(ChatInput, request.data)
+        return _answer(
+            request,
+            user=authenticated_user(request),
+            endpoint=AIUsage.Endpoint.CHAT,
+            completion_request=completion_request_build(
+                messages=chat_messages_build(prompt=data["prompt"], system=data.get("system")),
+                model=data.get("model"),
+                temperature=data["temperature"],
+                max_tokens=data["max_tokens"],
+            ),
+            stream=data["stream"],
+        )
+
+
+class AIChatRoutedView(APIView):
+    throttle_classes = AI_THROTTLES
+
+    @extend_schema(
+        tags=["ai"],
+        operation_id="ai_chat_routed_create",
+        request=RoutedChatInput,
+        responses={200: CompletionOutput, **AI_ERRORS},
+        summary="Answer a prompt with the model for its complexity",
+        description=(
+            "Like /ai/chat, but the provider and model are those configured for `complexity` "
+            "(AI_ROUTE_SIMPLE, _MODERATE, _COMPLEX, _SEARCH). Not streamed."
+        ),
+    )
+    def post(self, request: Request) -> HttpResponseBase:
+        data = validated(RoutedChatInput, request.data)
+        provider, model = ai_route(complexity=data["complexity"])
+        return _answer(
+            request,
+            user=authenticated_user(request),
+            endpoint=AIUsage.Endpoint.CHAT_ROUTED,
+            completion_request=completion_request_build(
+                messages=chat_messages_build(prompt=data["prompt"], system=data.get("system")),
+                model=model,
+                temperature=data["temperature"],
+                max_tokens=data["max_tokens"],
+            ),
+            provider=provider,
+            model=model,
+        )
