@@ -5,7 +5,7 @@ shipped with the library (no network), pointed at `GOOGLE_PLAY_API_BASE`, and au
 service account key `GOOGLE_PLAY_SERVICE_ACCOUNT_INFO` (an OAuth access token from the key's
 `token_uri`, refreshed when it expires). httplib2 connections are not thread-safe and web workers
 run several threads, so each thread keeps its own client; it is rebuilt when the settings it was
-built from change.
+built from change. The client libraries are imported on the first call.
 
 Errors become the API's: Play answering 400/404/410 for a purchase token is
 `PurchaseTokenInvalidError` (400: the token is not a purchase of this app); a timeout is 504
@@ -24,14 +24,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httplib2
 from django.conf import settings
 from google.auth import exceptions as google_exceptions
 from google.oauth2 import service_account
-from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient import discovery
-from googleapiclient.errors import Error as GoogleApiClientError
-from googleapiclient.errors import HttpError
 
 from config.errors import (
     BadRequestError,
@@ -79,6 +74,12 @@ def _settings_key() -> tuple[str, str, int]:
 
 def _client() -> Any:
     """This thread's androidpublisher client for the current settings."""
+    # Imported on first use: httplib2 and the API client cost web workers that never call Play
+    # several MiB each.
+    import httplib2
+    from google_auth_httplib2 import AuthorizedHttp
+    from googleapiclient import discovery
+
     key = _settings_key()
     cached: tuple[tuple[str, str, int], Any] | None = getattr(_local, "client", None)
     if cached is not None and cached[0] == key:
@@ -113,6 +114,10 @@ def play_call(action: str) -> Iterator[Any]:
 
     `action` names the call in logs and in the error's details.
     """
+    import httplib2
+    from googleapiclient.errors import Error as GoogleApiClientError
+    from googleapiclient.errors import HttpError
+
     require_configured()
     details: dict[str, Any] = {"service": SERVICE, "action": action}
     try:

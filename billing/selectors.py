@@ -1,4 +1,5 @@
-"""Reads of entitlements: the user's effective plan, its limits, the billing status, the plans.
+"""Reads of entitlements and usage: the user's effective plan, its limits, the billing status,
+the plans, and the usage summary.
 
 Which entitlements grant access
 - status `active`, `trialing`, `past_due` or `grace` (`Entitlement.ENTITLED_STATUSES`): a source
@@ -15,16 +16,18 @@ runs longest (no end first), then the newest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 from djstripe.models import Customer, Invoice, Price
 
 from accounts.models import User
-from billing.models import Entitlement
+from billing.models import Entitlement, UsageCounter
+from billing.usage import METRICS, usage_cached
+from files.selectors import file_storage_used
 
 # How long a store subscription stays entitled after its period end while its renewal notice is
 # on its way (delivery retries take hours; a day covers them).
@@ -215,6 +218,50 @@ def plan_offers() -> list[PlanOffer]:
                 )
             )
     return offers
+
+
+# --- Usage -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """A user's usage over a period, with the limits of their plan."""
+
+    period_start: datetime
+    period_end: datetime
+    metrics: dict[str, int]
+    limits: PlanLimits
+
+
+def usage_summary(*, user: User, days: int) -> UsageSummary:
+    """The user's usage from the start (UTC) of the day `days - 1` days ago until now.
+
+    Each counted metric (`billing.usage.METRICS`) is the sum of the flushed daily counters plus
+    the counts still in the cache; `storage_bytes` is what the user's files take up now (the
+    figure the storage quota checks). Four queries at most, whatever the period.
+    """
+    period_end = timezone.now()
+    start_day = period_end.date() - timedelta(days=days - 1)
+    period_start = datetime.combine(start_day, time.min, tzinfo=period_end.tzinfo)
+    # The cache before the database: a batch flushed in between is then in the database and
+    # recognised as flushed by `totals()`, never counted twice.
+    cached = usage_cached(user_id=user.pk, since=start_day)
+    stored = dict(
+        UsageCounter.objects.filter(user=user, day__gte=start_day)
+        .order_by()
+        .values("metric")
+        .annotate(total=Sum("value"))
+        .values_list("metric", "total")
+    )
+    pending = cached.totals()
+    metrics = {metric: int(stored.get(metric) or 0) + pending.get(metric, 0) for metric in METRICS}
+    metrics["storage_bytes"] = file_storage_used(owner=user)
+    return UsageSummary(
+        period_start=period_start,
+        period_end=period_end,
+        metrics=metrics,
+        limits=plan_limits(user=user),
+    )
 
 
 # --- Stripe ----------------------------------------------------------------------------------

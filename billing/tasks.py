@@ -7,6 +7,7 @@ from django.conf import settings
 from billing import stripe_gateway
 from billing.services import entitlements_expire_lapsed
 from billing.stripe_services import stripe_events_reconcile
+from billing.usage import usage_flush
 from config.celery import retrying_task
 
 
@@ -23,3 +24,10 @@ def reconcile_stripe_events() -> int:
     if not stripe_gateway.is_configured():
         return 0
     return stripe_events_reconcile(days=settings.STRIPE_RECONCILE_DAYS)
+
+
+@retrying_task()
+def flush_usage_counters() -> int:
+    """Add the usage counted in the cache to the database (every minute, beat); returns how
+    many (user, metric, day) counts were added. Safe to overlap with itself and to retry."""
+    return usage_flush()

@@ -10,6 +10,7 @@ from billing.views import (
     BillingPortalView,
     BillingResumeView,
     BillingStatusView,
+    UsageSummaryView,
 )
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -22,4 +23,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("billing/resume", BillingResumeView.as_view(), name="billing-resume"),
     path("billing/iap/apple", AppleTransactionLinkView.as_view(), name="billing-iap-apple"),
     path("billing/iap/google", GooglePurchaseLinkView.as_view(), name="billing-iap-google"),
+    path("usage/summary", UsageSummaryView.as_view(), name="usage-summary"),
 ]

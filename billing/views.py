@@ -1,4 +1,5 @@
-"""/api/v1/app/billing: the signed-in user's plan, the plans for sale, and Stripe billing."""
+"""/api/v1/app/billing and /usage: the signed-in user's plan, the plans for sale, Stripe billing,
+and the usage summary."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import authenticated_user
-from billing.selectors import billing_status, invoice_list, plan_offers
+from billing.selectors import billing_status, invoice_list, plan_offers, usage_summary
 from billing.serializers import (
     BillingStatusOutput,
     CancelOutput,
@@ -21,6 +22,8 @@ from billing.serializers import (
     PortalOutput,
     PortalQuery,
     ResumeOutput,
+    UsageSummaryOutput,
+    UsageSummaryQuery,
 )
 from billing.stripe_services import (
     stripe_checkout_start,
@@ -131,6 +134,31 @@ class BillingInvoicesView(APIView):
         params = validated(InvoiceListQuery, request.query_params)
         invoices = invoice_list(user=authenticated_user(request), limit=params["limit"])
         return Response(InvoiceOutput(invoices, many=True).data)
+
+
+class UsageSummaryView(APIView):
+    @extend_schema(
+        tags=["usage"],
+        operation_id="usage_summary_retrieve",
+        parameters=[UsageSummaryQuery],
+        responses={
+            200: UsageSummaryOutput,
+            422: OpenApiResponse(
+                ErrorEnvelope, description="VALIDATION_ERROR: `days` is not an integer 1..365."
+            ),
+        },
+        summary="Get my usage",
+        description=(
+            "What I used from the start (00:00 UTC) of the day `days - 1` days ago until now: "
+            "API requests, AI requests and tokens, file uploads and downloads, emails, each "
+            "counted up to this moment, and the bytes my files take up now; with the limits "
+            "of my plan."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        params = validated(UsageSummaryQuery, request.query_params)
+        summary = usage_summary(user=authenticated_user(request), days=params["days"])
+        return Response(UsageSummaryOutput(summary).data)
 
 
 class BillingCheckoutView(APIView):

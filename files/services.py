@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.selectors import plan_limits
+from billing.usage import usage_record
 from config.errors import (
     AuthorizationError,
     BadRequestError,
@@ -191,6 +192,9 @@ def file_confirm(*, owner: User, file_id: str) -> File:
             file.size = stored_size
             file.uploaded_at = timezone.now()
             file.save(update_fields=["status", "size", "uploaded_at", "updated_at"])
+            transaction.on_commit(
+                partial(usage_record, user_id=str(owner.pk), metric="file_uploads")
+            )
             return file
         file.status = File.Status.FAILED
         file.save(update_fields=["status", "updated_at"])
@@ -207,6 +211,7 @@ def file_download_link(*, owner: User, file_id: str) -> DownloadLink:
         raise BadRequestError(
             "The file has not been uploaded", details={"id": str(file.pk), "status": file.status}
         )
+    usage_record(user_id=str(owner.pk), metric="file_downloads")
     return DownloadLink(
         url=storage.download_url(key=file.key, filename=file.filename),
         filename=file.filename,
