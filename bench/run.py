@@ -6,12 +6,21 @@ endpoint with wrk (or a small asyncio client when wrk is missing) in interleaved
 machine drift cancels out. Prints requests/second, p50/p99 latency, the ratio of each endpoint to
 the two ceilings of bench/ceilings.py, SQL statements per request and the workers' peak memory,
 and appends the figures to bench/README.md.
+
+When the AI API is installed it also starts bench/fake_openai.py (an OpenAI-compatible server in
+its own process) as the server's `openai` provider, adds `POST /api/v1/app/ai/completions` to the
+table, measures the gateway's own latency per call (the same client calling through the API and
+calling the fake directly, interleaved) and holds many concurrent streams open against the default
+server, against stream pools (the same gunicorn configuration with many threads) and, when
+uvicorn is installed, against the ASGI application (bench/streams.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import json
 import os
 import platform
 import re
@@ -28,7 +37,12 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+from bench import streams
+
+if TYPE_CHECKING:
+    from django.test import Client
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
@@ -50,7 +64,16 @@ SERVER_ENV = {
     "BENCH_CEILINGS": "true",
     "LOG_LEVEL": "info",
     "LOG_FORMAT": "json",
+    # The AI gateway calls bench/fake_openai.py (OPENAI_BASE_URL is set once it listens); the AI
+    # rate limit and the free plan's monthly token budget are only large enough never to trip.
+    "AI_DEFAULT_PROVIDER": "openai",
+    "OPENAI_API_KEY": "sk-bench-not-a-real-key",
+    "RATE_LIMIT_AI": "100000000/minute",
+    "BILLING_FREE_AI_TOKENS_PER_MONTH": str(10**15),
 }
+AI_PATH = "/api/v1/app/ai/completions"
+ASGI_APP = "config.asgi:application"
+PROMPT = [{"role": "user", "content": "Say twenty words, please."}]
 
 
 @dataclass
@@ -58,6 +81,11 @@ class Endpoint:
     name: str
     path: str
     rotate: str | None = None  # "token" or "owner": varied per request over the 64 users
+    body: str | None = None  # JSON: the request is then a POST
+
+    @property
+    def method(self) -> str:
+        return "GET" if self.body is None else "POST"
 
 
 ENDPOINTS = [
@@ -67,6 +95,17 @@ ENDPOINTS = [
     Endpoint("ceiling: constant", "/bench/ceiling/constant"),
     Endpoint("ceiling: 1 query", "/bench/ceiling/query", rotate="owner"),
 ]
+# Through the gateway, and the same request straight to the fake provider (same client, same
+# rotated Authorization header, which the fake ignores).
+AI_ENDPOINT = Endpoint(
+    "ai completions", AI_PATH, rotate="token", body=json.dumps({"messages": PROMPT})
+)
+PROVIDER_ENDPOINT = Endpoint(
+    "provider direct",
+    "/v1/chat/completions",
+    rotate="token",
+    body=json.dumps({"model": "gpt-4o-mini", "messages": PROMPT}),
+)
 
 
 @dataclass
@@ -84,40 +123,86 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--overhead-connections",
+        type=int,
+        default=1,
+        help="connections for the gateway overhead (API vs provider direct)",
+    )
+    parser.add_argument("--streams", type=int, default=100, help="concurrent streams (0: none)")
+    parser.add_argument("--chunks", type=int, default=20, help="chunks per fake completion")
+    parser.add_argument("--interval-ms", type=float, default=100.0, help="between fake chunks")
+    parser.add_argument(
+        "--stream-pools",
+        default="1x128,2x64",
+        help="stream pool configurations to measure, workers x threads, comma-separated",
+    )
+    parser.add_argument(
+        "--stream-deadline", type=float, default=90.0, help="seconds a stream may take"
+    )
+    parser.add_argument("--no-asgi", action="store_true", help="skip uvicorn even if installed")
     parser.add_argument("--no-record", action="store_true", help="do not append to README.md")
     args = parser.parse_args()
-
-    os.environ.update(SERVER_ENV)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    recreate_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    owners, tokens = seed()
-    queries = sql_per_request(owners, tokens)
-    from django.db import connections
-
-    connections.close_all()
+    pools = [parse_pool(value) for value in args.stream_pools.split(",") if value.strip()]
 
     workdir = Path(tempfile.mkdtemp(prefix="groundwork-bench-"))
-    port = free_port()
-    server, log = start_server(port, args.workers, args.threads, workdir)
+    fake, fake_port = start_fake(args.chunks, args.interval_ms, workdir)
+    os.environ.update(SERVER_ENV)
+    os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{fake_port}/v1"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     try:
-        results = drive(port, owners, tokens, args, workdir)
-        memory = worker_peak_memory_mib(server.pid)
+        recreate_database()
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        ai = ai_installed()
+        if not ai:
+            print(f"{AI_PATH} is not routed: the AI figures are skipped")
+        endpoints = [*ENDPOINTS[:2], AI_ENDPOINT, *ENDPOINTS[2:]] if ai else ENDPOINTS
+        owners, tokens = seed()
+        queries = sql_per_request(endpoints, owners, tokens)
+        from django.db import connections
+
+        connections.close_all()
+
+        use_wrk = shutil.which("wrk") is not None
+        print(f"load generator: {'wrk' if use_wrk else 'asyncio client (wrk not found)'}")
+        port = free_port()
+        server, log = start_server(port, args.workers, args.threads, workdir)
+        overhead: dict[str, list[Result]] | None = None
+        try:
+            results = drive(endpoints, port, owners, tokens, args, workdir, use_wrk)
+            memory = worker_peak_memory_mib(server.pid)
+            if ai:
+                overhead = gateway_overhead(port, fake_port, owners, tokens, args, workdir, use_wrk)
+        finally:
+            stop(server, log)
+        stream_results = []
+        if ai and args.streams:
+            stream_results = measure_streams(pools, tokens, args, workdir)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
+        fake.send_signal(signal.SIGTERM)
+        fake.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
-    report = render(results, queries, memory, args)
+    report = render(endpoints, results, queries, memory, args)
+    if overhead is not None:
+        report += "\n" + render_overhead(overhead, args)
+    if stream_results:
+        report += "\n" + "\n".join(streams.render(stream_results, args.chunks, args.interval_ms))
+        report += "\n"
     print(report)
     if not args.no_record:
         with open(BASE_DIR / "bench" / "README.md", "a") as readme:
             readme.write("\n" + report)
+
+
+def parse_pool(value: str) -> tuple[int, int]:
+    """ "2x64" -> (2, 64)."""
+    workers, _, threads = value.strip().partition("x")
+    return int(workers), int(threads)
 
 
 # --- set-up -----------------------------------------------------------------------------------
@@ -172,7 +257,48 @@ def seed() -> tuple[list[str], list[str]]:
     return ids, tokens
 
 
-def sql_per_request(owners: list[str], tokens: list[str]) -> dict[str, tuple[int, int]]:
+def ai_installed() -> bool:
+    """Whether the AI API is routed (otherwise the catch-all JSON 404 answers its path)."""
+    from django.urls import Resolver404, resolve
+
+    from config import errors
+
+    try:
+        return resolve(AI_PATH).func is not errors.page_not_found
+    except Resolver404:
+        return False
+
+
+def start_fake(chunks: int, interval_ms: float, workdir: Path) -> tuple[subprocess.Popen[str], int]:
+    """bench/fake_openai.py in its own process; returns it and its port."""
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.fake_openai",
+            "--port",
+            "0",
+            "--chunks",
+            str(chunks),
+            "--interval-ms",
+            str(interval_ms),
+        ],
+        cwd=BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=open(workdir / "fake_openai.log", "w"),  # noqa: SIM115 - the child keeps it
+        text=True,
+    )
+    assert fake.stdout is not None
+    ready = fake.stdout.readline().split()
+    if ready[:1] != ["ready"]:
+        fake.kill()
+        raise SystemExit((workdir / "fake_openai.log").read_text())
+    return fake, int(ready[1])
+
+
+def sql_per_request(
+    endpoints: list[Endpoint], owners: list[str], tokens: list[str]
+) -> dict[str, tuple[int, int]]:
     """(statements, writes) of one steady-state request to each endpoint."""
     from django.db import connection
     from django.test import Client
@@ -180,17 +306,26 @@ def sql_per_request(owners: list[str], tokens: list[str]) -> dict[str, tuple[int
 
     client = Client(HTTP_HOST="127.0.0.1")
     counts = {}
-    for endpoint in ENDPOINTS:
+    for endpoint in endpoints:
         headers = {"Authorization": f"Bearer {tokens[0]}"} if endpoint.rotate == "token" else {}
         path = endpoint.path + (f"?owner={owners[0]}" if endpoint.rotate == "owner" else "")
+
         for _ in range(2):  # the login is recorded, then the user is cached
-            client.get(path, headers=headers)
+            call(client, endpoint, path, headers)
         with CaptureQueriesContext(connection) as captured:
-            response = client.get(path, headers=headers)
-        assert response.status_code == 200, (endpoint.path, response.content)
+            status = call(client, endpoint, path, headers)
+        assert status == 200, (endpoint.path, status)
         writes = sum(not query["sql"].lstrip().upper().startswith("SELECT") for query in captured)
         counts[endpoint.name] = (len(captured), writes)
     return counts
+
+
+def call(client: Client, endpoint: Endpoint, path: str, headers: dict[str, str]) -> int:
+    """One request through Django's test client; returns the status code."""
+    if endpoint.body is None:
+        return int(client.get(path, headers=headers).status_code)
+    response = client.post(path, endpoint.body, content_type="application/json", headers=headers)
+    return int(response.status_code)
 
 
 def free_port() -> int:
@@ -200,8 +335,9 @@ def free_port() -> int:
 
 
 def start_server(
-    port: int, workers: int, threads: int, workdir: Path
+    port: int, workers: int, threads: int, workdir: Path, app: str = "config.wsgi:application"
 ) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """gunicorn with config/gunicorn.py serving `app` (uvicorn when `app` is config.asgi's)."""
     env = {
         **os.environ,
         **SERVER_ENV,
@@ -209,16 +345,22 @@ def start_server(
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
     }
-    gunicorn = Path(sys.executable).with_name("gunicorn")
+    if app == ASGI_APP:
+        command = [
+            str(Path(sys.executable).with_name("uvicorn")),
+            app,
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--workers={workers}",
+            "--no-access-log",
+            "--log-level=warning",
+        ]
+    else:
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        command = [str(gunicorn), "-c", "config/gunicorn.py", app]
     log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed by the caller
-    server = subprocess.Popen(
-        [str(gunicorn), "-c", "config/gunicorn.py", "config.wsgi:application"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/public/health", timeout=2)
@@ -229,21 +371,31 @@ def start_server(
     raise SystemExit((workdir / "server.log").read_text())
 
 
+def stop(server: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+    log.close()
+
+
 # --- load -------------------------------------------------------------------------------------
 
 
 def drive(
-    port: int, owners: list[str], tokens: list[str], args: argparse.Namespace, workdir: Path
+    endpoints: list[Endpoint],
+    port: int,
+    owners: list[str],
+    tokens: list[str],
+    args: argparse.Namespace,
+    workdir: Path,
+    use_wrk: bool,
 ) -> dict[str, list[Result]]:
-    results: dict[str, list[Result]] = {endpoint.name: [] for endpoint in ENDPOINTS}
-    use_wrk = shutil.which("wrk") is not None
-    print(f"load generator: {'wrk' if use_wrk else 'asyncio client (wrk not found)'}")
-    for endpoint in ENDPOINTS:  # warm-up: imports, pools, caches
+    results: dict[str, list[Result]] = {endpoint.name: [] for endpoint in endpoints}
+    for endpoint in endpoints:  # warm-up: imports, pools, caches
         measure(endpoint, port, owners, tokens, 1, args.connections, workdir, use_wrk)
     for round_number in range(args.rounds):
         # Rotate the order each round so no endpoint always runs first or last.
-        shift = round_number % len(ENDPOINTS)
-        for endpoint in ENDPOINTS[shift:] + ENDPOINTS[:shift]:
+        shift = round_number % len(endpoints)
+        for endpoint in endpoints[shift:] + endpoints[:shift]:
             result = measure(
                 endpoint, port, owners, tokens, args.duration, args.connections, workdir, use_wrk
             )
@@ -252,6 +404,88 @@ def drive(
                 f"round {round_number + 1} {endpoint.name:<18} {result.rps:9.0f} req/s "
                 f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
             )
+    return results
+
+
+def gateway_overhead(
+    port: int,
+    fake_port: int,
+    owners: list[str],
+    tokens: list[str],
+    args: argparse.Namespace,
+    workdir: Path,
+    use_wrk: bool,
+) -> dict[str, list[Result]]:
+    """A completion through the API, the same call straight to the provider and, for scale,
+    users/me (the same authentication and middleware with no AI), interleaved."""
+    calls = [(AI_ENDPOINT, port), (PROVIDER_ENDPOINT, fake_port), (ENDPOINTS[1], port)]
+    results: dict[str, list[Result]] = {endpoint.name: [] for endpoint, _ in calls}
+    for round_number in range(args.rounds + 1):  # the first round warms up
+        shift = round_number % len(calls)
+        for endpoint, target in calls[shift:] + calls[:shift]:
+            duration = args.duration if round_number else 1
+            result = measure(
+                endpoint,
+                target,
+                owners,
+                tokens,
+                duration,
+                args.overhead_connections,
+                workdir,
+                use_wrk,
+            )
+            if round_number:
+                results[endpoint.name].append(result)
+                print(
+                    f"overhead round {round_number} {endpoint.name:<16} {result.rps:7.0f} req/s "
+                    f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
+                )
+    return results
+
+
+def measure_streams(
+    pools: list[tuple[int, int]], tokens: list[str], args: argparse.Namespace, workdir: Path
+) -> list[streams.StreamResult]:
+    """`args.streams` concurrent streams against each server configuration, one at a time."""
+    body: dict[str, object] = {"messages": PROMPT, "stream": True}
+    wsgi = "config.wsgi:application"
+    configs = [
+        (f"default: gunicorn {args.workers}x{args.threads}", args.workers, args.threads, wsgi)
+    ]
+    configs += [(f"stream pool: gunicorn {w}x{t}", w, t, wsgi) for w, t in pools]
+    if not args.no_asgi and importlib.util.find_spec("uvicorn") is not None:
+        configs.append((f"ASGI: uvicorn, {args.workers} workers", args.workers, 1, ASGI_APP))
+    results = []
+    for label, workers, threads, app in configs:
+        port = free_port()
+        server, log = start_server(port, workers, threads, workdir, app)
+        try:
+            # Warm-up: every worker imports what a stream needs and opens its pools.
+            asyncio.run(streams.open_streams(port, AI_PATH, tokens, body, 8, args.stream_deadline))
+            with streams.MemorySampler(server.pid) as memory:
+                samples, wall = asyncio.run(
+                    streams.open_streams(
+                        port, AI_PATH, tokens, body, args.streams, args.stream_deadline
+                    )
+                )
+            result = streams.summarize(label, samples, wall, memory)
+        finally:
+            stop(server, log)
+        server_log = (workdir / "server.log").read_text(errors="replace")
+        print(
+            f"streams {label}: {result.ok}/{result.streams} ok, TTFB p50 "
+            f"{result.ttfb_p50_ms:.0f} ms p99 {result.ttfb_p99_ms:.0f} ms, gap p99 "
+            f"{result.gap_p99_ms:.0f} ms, all done in {result.wall_s:.1f} s, errors "
+            f"{result.error_kinds or 0}"
+        )
+        if result.errors:
+            names = re.findall(r"\b(\w+(?:Error|Timeout|Exception))\b", server_log)
+            counted = {name: names.count(name) for name in sorted(set(names))}
+            print(f"  exceptions in the server log: {counted}")
+        if app == ASGI_APP:
+            buffered = "must consume synchronous iterators" in server_log
+            print(f"  Django warned that it buffers the synchronous iterator: {buffered}")
+        results.append(result)
     return results
 
 
@@ -271,17 +505,28 @@ def measure(
 
 
 def lua_script(endpoint: Endpoint, owners: list[str], tokens: list[str]) -> str:
-    if endpoint.rotate == "token":
-        values, build = tokens, 'wrk.format("GET", nil, {["Authorization"] = "Bearer " .. v})'
-    elif endpoint.rotate == "owner":
-        values, build = owners, f'wrk.format("GET", "{endpoint.path}?owner=" .. v)'
-    else:
+    """A wrk script that rotates the token or owner per request and sends the body, if any."""
+    if endpoint.rotate is None and endpoint.body is None:
         return ""
+    body, path, headers = "nil", "nil", "{}"
+    prelude = ""
+    if endpoint.body is not None:
+        prelude = f"local body = [==[{endpoint.body}]==]\n"
+        body, headers = "body", '{["Content-Type"] = "application/json"}'
+    if endpoint.rotate == "token":
+        values = tokens
+        headers = '{["Authorization"] = "Bearer " .. v' + (
+            ', ["Content-Type"] = "application/json"}' if endpoint.body is not None else "}"
+        )
+    elif endpoint.rotate == "owner":
+        values, path = owners, f'"{endpoint.path}?owner=" .. v'
+    else:
+        values = [""]
     listed = ",".join(f'"{value}"' for value in values)
     return (
-        f"local values = {{{listed}}}\nlocal i = 0\n"
+        f"{prelude}local values = {{{listed}}}\nlocal i = 0\n"
         f"request = function()\n  i = i + 1\n  local v = values[(i % #values) + 1]\n"
-        f"  return {build}\nend\n"
+        f'  return wrk.format("{endpoint.method}", {path}, {headers}, {body})\nend\n'
     )
 
 
@@ -297,7 +542,8 @@ def run_wrk(
     connections: int,
     workdir: Path,
 ) -> Result:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency"]
+    threads = min(2, connections)  # wrk needs a connection per thread
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
     script = lua_script(endpoint, owners, tokens)
     if script:
         path = workdir / "rotate.lua"
@@ -345,13 +591,18 @@ async def run_asyncio(
         count = offset
         while time.perf_counter() < deadline:
             count += 1
-            path, headers = endpoint.path, ""
+            path, headers, body = endpoint.path, "", (endpoint.body or "").encode()
             if endpoint.rotate == "token":
                 headers = f"Authorization: Bearer {tokens[count % len(tokens)]}\r\n"
             elif endpoint.rotate == "owner":
                 path += f"?owner={owners[count % len(owners)]}"
+            if endpoint.body is not None:
+                headers += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             started = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+            writer.write(
+                f"{endpoint.method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode()
+                + body
+            )
             status_line = await reader.readline()
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -388,6 +639,7 @@ def worker_peak_memory_mib(master_pid: int) -> float:
 
 
 def render(
+    endpoints: list[Endpoint],
     results: dict[str, list[Result]],
     queries: dict[str, tuple[int, int]],
     memory_mib: float,
@@ -404,13 +656,14 @@ def render(
         "",
         f"{os.cpu_count()} cores ({cpu}), gunicorn gthread {args.workers} workers x "
         f"{args.threads} threads, {args.connections} connections, {args.rounds} rounds of "
-        f"{args.duration} s per endpoint (medians). Worker peak memory: {memory_mib:.0f} MiB.",
+        f"{args.duration} s per endpoint (medians). Worker peak memory: {memory_mib:.0f} MiB. "
+        f"Load average at the end: {os.getloadavg()[0]:.1f}.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | x constant | x 1-query | SQL/request | writes "
         "| errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for endpoint in ENDPOINTS:
+    for endpoint in endpoints:
         rps = median(endpoint.name, "rps")
         statements, writes = queries[endpoint.name]
         errors = sum(result.errors for result in results[endpoint.name])
@@ -419,6 +672,44 @@ def render(
             f"| {median(endpoint.name, 'p99_ms'):.2f} | {rps / constant:.2f} "
             f"| {rps / one_query:.2f} | {statements} | {writes} | {errors} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def render_overhead(results: dict[str, list[Result]], args: argparse.Namespace) -> str:
+    """The gateway's own latency: through the API minus straight to the provider."""
+
+    def median(name: str, field: str) -> float:
+        return statistics.median(getattr(result, field) for result in results[name])
+
+    through, direct, plain = AI_ENDPOINT.name, PROVIDER_ENDPOINT.name, ENDPOINTS[1].name
+    lines = [
+        f"AI gateway overhead: `POST {AI_PATH}` (openai provider on the fake OpenAI-compatible "
+        f"server) against the same request sent straight to the fake, same client (users/me "
+        f"for scale), {args.overhead_connections} connection(s), interleaved, {args.rounds} "
+        f"rounds of {args.duration} s (medians).",
+        "",
+        "| call | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, label in [
+        (through, "through the API"),
+        (direct, "provider direct"),
+        (plain, "users/me (auth and middleware only)"),
+    ]:
+        errors = sum(result.errors for result in results[name])
+        lines.append(
+            f"| {label} | {median(name, 'rps'):.0f} | {median(name, 'p50_ms'):.2f} "
+            f"| {median(name, 'p99_ms'):.2f} | {errors} |"
+        )
+    p50 = median(through, "p50_ms") - median(direct, "p50_ms")
+    p99 = median(through, "p99_ms") - median(direct, "p99_ms")
+    lines.append(f"| **gateway overhead** (through - direct) | | **{p50:.2f}** | **{p99:.2f}** | |")
+    verdict = "within" if p50 < 5 else "over"
+    lines += [
+        "",
+        f"Gateway overhead per call: p50 {p50:.2f} ms ({verdict} the 5 ms target), "
+        f"p99 {p99:.2f} ms.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,9 @@
 """Production server settings: `gunicorn -c config/gunicorn.py config.wsgi:application`.
 
 One worker per core with two threads each (gthread); `make bench` measured the alternatives and
-bench/README.md says why. Every value can be changed by environment variable.
+bench/README.md says why. Every value can be changed by environment variable: the AI stream pool
+(the `ai` service of docker/compose.yaml) is this file with WEB_CONCURRENCY=2,
+GUNICORN_THREADS=64 and a longer GUNICORN_GRACEFUL_TIMEOUT.
 """
 
 import multiprocessing
@@ -17,7 +19,9 @@ reuse_port = True
 preload_app = True
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = 30
+# Seconds a stopping worker (deploy, recycling) lets open requests finish: open AI streams are
+# cut after this, so the stream pool sets it above its longest stream.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 # Recycle workers now and then so a slow leak can never grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
 max_requests_jitter = max_requests // 10
