@@ -36,7 +36,7 @@ format: install
 worker: install
 	$(BIN)/celery -A config worker --loglevel=info
 
-beat: install
+beat: migrate
 	$(BIN)/celery -A config beat --loglevel=info
 
 # Load benchmark on the local PostgreSQL and Redis (wrk from Debian's package when installed).

@@ -1,15 +1,28 @@
 """The Celery app: `celery -A config worker` and `celery -A config beat`.
 
-Configuration comes from Django settings (`CELERY_*`); without a broker, tasks run eagerly in
-the calling process so the embedded defaults need no services.
+Configuration comes from Django settings (`CELERY_*`): a Redis broker, JSON only, late
+acknowledgement (a task whose worker dies runs again), time limits, and results stored in the
+database for the admin. Without a broker, tasks run eagerly in the calling process so the
+embedded defaults need no services (and store no results).
+
+Periodic tasks are declared in `settings.CELERY_BEAT_SCHEDULE` and kept in the database by
+`config.beat`.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import os
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, shared_task
+from celery.signals import before_task_publish
+
+if TYPE_CHECKING:
+    from django_celery_results.models import TaskResult
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -18,16 +31,100 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def retrying_task(*, max_retries: int = 5) -> Any:
+def retrying_task(*, max_retries: int = 5, **options: Any) -> Any:
     """`shared_task` with the project's policy for work that may meet a passing failure.
 
-    Acknowledged only after it ran (a killed worker's task runs again, so tasks are idempotent),
-    and retried on any exception with exponential back-off and jitter.
+    For tasks that call the outside world (storage, email, payment and store APIs). Acknowledged
+    only after it ran, and sent again when its worker process dies mid-run (so tasks are
+    idempotent); retried on any exception with exponential back-off (1, 2, 4, ... seconds, capped
+    at CELERY_RETRY_BACKOFF_MAX_SECONDS) and full jitter, then recorded as failed. `options` go to
+    `shared_task` (e.g. `bind=True`, `dont_autoretry_for=(...)`, `queue="..."`).
     """
-    return shared_task(
-        acks_late=True,
-        autoretry_for=(Exception,),
-        retry_backoff=True,
-        retry_jitter=True,
-        max_retries=max_retries,
-    )
+    from django.conf import settings
+
+    policy: dict[str, Any] = {
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "autoretry_for": (Exception,),
+        "retry_backoff": True,
+        "retry_backoff_max": settings.CELERY_RETRY_BACKOFF_MAX,
+        "retry_jitter": True,
+        "max_retries": max_retries,
+    }
+    return shared_task(**{**policy, **options})
+
+
+@before_task_publish.connect(dispatch_uid="config.celery.record_arguments")
+def record_arguments(headers: dict[str, Any], body: Any, **kwargs: Any) -> None:
+    """Record a task's arguments in full (JSON) where Celery keeps their display form.
+
+    Celery shortens `argsrepr`/`kwargsrepr` to a kilobyte of Python repr; the results stored for
+    the admin keep them, so with the full JSON a failed task can be sent again exactly.
+    """
+    if not isinstance(headers, dict) or "argsrepr" not in headers:
+        return  # not a task message of protocol 2
+    try:
+        args, task_kwargs = body[0], body[1]
+        headers["argsrepr"] = json.dumps(list(args))
+        headers["kwargsrepr"] = json.dumps(dict(task_kwargs))
+    except (TypeError, ValueError, IndexError, KeyError):
+        return  # leave Celery's own rendering
+
+
+@dataclass
+class RerunOutcome:
+    """What `task_results_rerun` did: ids of the tasks sent, and why others were not."""
+
+    sent: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def task_results_rerun(*, results: Iterable[TaskResult]) -> RerunOutcome:
+    """Send failed tasks again, by name, with the arguments stored with their results.
+
+    Only results with status FAILURE are sent; a task whose name is not a registered task, or
+    whose arguments were not stored in full, is skipped with the reason (keyed by the old task
+    id). The new tasks get new ids (and results) and follow the tasks' normal routing.
+    """
+    app.loader.import_default_modules()  # every app's tasks module, as a worker has them
+    outcome = RerunOutcome()
+    for result in results:
+        if result.status != "FAILURE":
+            outcome.skipped[result.task_id] = f"status is {result.status}, not FAILURE"
+            continue
+        task = app.tasks.get(result.task_name or "")
+        if task is None:
+            outcome.skipped[result.task_id] = f"{result.task_name!r} is not a known task"
+            continue
+        args = _stored_arguments(result.task_args, "[]")
+        kwargs = _stored_arguments(result.task_kwargs, "{}")
+        if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
+            outcome.skipped[result.task_id] = "its arguments were not stored in full"
+            continue
+        try:
+            sent = task.apply_async(args=tuple(args), kwargs=kwargs)
+        except Exception as error:  # noqa: BLE001 - the broker is down (or, eager, it failed)
+            outcome.skipped[result.task_id] = f"it could not be sent: {error}"
+            continue
+        outcome.sent.append(str(sent.id))
+    return outcome
+
+
+def _stored_arguments(stored: str | None, empty: str) -> Any:
+    """Arguments as django-celery-results stores them: the JSON encoding of their text form,
+    which is JSON (see `record_arguments`) or, for older messages, a Python repr. None when that
+    cannot be read back (e.g. a repr Celery shortened)."""
+    try:
+        text = json.loads(stored) if stored else empty
+    except ValueError:
+        return None
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None

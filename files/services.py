@@ -286,3 +286,33 @@ def file_local_download_open(*, token: str) -> tuple[File, DjangoFile]:
     if file is None or content is None:
         raise NotFoundError("File", key.rsplit("/", 1)[-1])
     return file, content
+
+
+# --- Clean-up: uploads announced but never confirmed -----------------------------------------
+
+PURGE_BATCH = 500
+
+
+def files_purge_expired_pending(*, older_than: timedelta, batch_size: int = PURGE_BATCH) -> int:
+    """Delete pending files announced more than `older_than` ago; returns how many rows went.
+
+    Their upload URLs expired long ago, so nothing can still arrive for them; bytes a client did
+    send but never confirmed are removed after commit like any deleted file's. Uploaded and failed
+    files are not touched, nor is a row locked by a confirmation running now (it is skipped, and
+    the confirmation finds it). Runs in batches of `batch_size` rows, one transaction each.
+    """
+    cutoff = timezone.now() - older_than
+    total = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                File.objects.select_for_update(skip_locked=True)
+                .filter(status=File.Status.PENDING, created_at__lt=cutoff)
+                .order_by("created_at")
+                .values_list("pk", "key")[:batch_size]
+            )
+            File.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+            _delete_objects_after_commit([key for _, key in rows])
+        total += len(rows)
+        if len(rows) < batch_size:
+            return total

@@ -18,8 +18,8 @@ class WebhookEvent(BaseModel):
     Lifecycle: `received` (stored, waiting for a worker; also between retries, with
     `next_retry_at` set) → `processing` (claimed by a worker; a row that stays here was
     interrupted) → `processed` (the handler succeeded), `ignored` (no handler is registered for
-    its type) or `failed` (the handler kept failing; staff can process it again). Rows are never
-    deleted by the app.
+    its type) or `failed` (the handler kept failing; staff can process it again). Processed and
+    ignored rows older than WEBHOOK_RETENTION_DAYS are purged weekly; failed ones are kept.
     """
 
     class Status(models.TextChoices):

@@ -16,6 +16,7 @@ the outcome exactly-once per (provider, event id):
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -26,6 +27,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from config.errors import BadRequestError
+from config.metrics import record_webhook_event
 from webhooks.models import (
     EVENT_ID_MAX_LENGTH,
     EVENT_TYPE_MAX_LENGTH,
@@ -176,6 +178,7 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
     task for the same event waits for the lock and then finds the event settled, so the handler
     never runs twice concurrently, and its own writes commit atomically with `processed`.
     """
+    started = time.perf_counter()
     claimed = _claim(event_id)
     if claimed is None or claimed.status != WebhookEvent.Status.PROCESSING:
         return claimed
@@ -191,6 +194,7 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
             event.processed_at = now
             event.save(update_fields=["status", "processed_at", "updated_at"])
             logger.info("webhook ignored (no handler): %s %s", event.provider, event.event_type)
+            _record_outcome(event, started=started)
             return event
         try:
             with transaction.atomic():  # a savepoint: a failing handler leaves no writes behind
@@ -208,6 +212,7 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
             event.status = WebhookEvent.Status.PROCESSED
             event.processed_at = now
             event.save(update_fields=["status", "processed_at", "updated_at"])
+    _record_outcome(event, started=started)
     if failure is not None:
         # Raised after the commit, so the recorded error and the new status stay.
         log = logger.error if retry_in is None else logger.warning
@@ -222,6 +227,24 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
         )
         raise failure
     return event
+
+
+_OUTCOMES = {
+    WebhookEvent.Status.PROCESSED: "processed",
+    WebhookEvent.Status.IGNORED: "ignored",
+    WebhookEvent.Status.FAILED: "failed",
+    WebhookEvent.Status.RECEIVED: "retried",  # the handler failed; a retry is scheduled
+}
+
+
+def _record_outcome(event: WebhookEvent, *, started: float) -> None:
+    """The groundwork_webhook_* metrics for one processing attempt."""
+    record_webhook_event(
+        provider=event.provider,
+        event_type=event.event_type,
+        outcome=_OUTCOMES.get(WebhookEvent.Status(event.status), str(event.status)),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def webhook_replay(*, events: QuerySet[WebhookEvent]) -> int:
@@ -271,3 +294,34 @@ def webhook_requeue_stale(*, older_than: timedelta, limit: int = SWEEP_BATCH) ->
     if event_ids:
         logger.warning("webhook sweep re-enqueued %d stale event(s)", len(event_ids))
     return len(event_ids)
+
+
+PURGE_BATCH = 1000
+
+
+def webhook_purge_old(*, older_than: timedelta, batch_size: int = PURGE_BATCH) -> int:
+    """Delete processed and ignored events received more than `older_than` ago; returns how many.
+
+    Failed events are kept whatever their age (staff may process them again), and so are events
+    still waiting or being processed, or locked by a replay running now. A provider redelivering
+    a purged event (long after any provider retries) would have it stored and processed again.
+    Runs in batches of `batch_size` rows, one transaction each.
+    """
+    cutoff = timezone.now() - older_than
+    done = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
+    total = 0
+    while True:
+        with transaction.atomic():
+            event_ids = list(
+                WebhookEvent.objects.select_for_update(skip_locked=True)
+                .filter(status__in=done, received_at__lt=cutoff)
+                .order_by("received_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            WebhookEvent.objects.filter(pk__in=event_ids).delete()
+        total += len(event_ids)
+        if len(event_ids) < batch_size:
+            break
+    if total:
+        logger.info("webhook purge deleted %d settled event(s)", total)
+    return total

@@ -1,4 +1,5 @@
-"""Background work for webhooks: process a stored event (with retries), sweep lost ones."""
+"""Background work for webhooks: process a stored event (with retries), sweep lost ones, purge
+old settled ones."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from celery import Task, shared_task
 from celery.exceptions import Retry
 from django.conf import settings
 
-from webhooks.services import webhook_process, webhook_requeue_stale
+from webhooks.services import webhook_process, webhook_purge_old, webhook_requeue_stale
 
 
 def retry_countdown(*, retries: int) -> float:
@@ -58,3 +59,10 @@ def process_webhook_event(self: Task[Any, Any], event_id: str) -> str | Retry | 
 def retry_stale_webhook_events() -> int:
     """Periodic: re-enqueue events whose processing was lost (see `webhook_requeue_stale`)."""
     return webhook_requeue_stale(older_than=timedelta(minutes=settings.WEBHOOK_STALE_AFTER_MINUTES))
+
+
+@shared_task(acks_late=True)
+def purge_old_webhook_events() -> int:
+    """Weekly (beat): delete processed and ignored events older than WEBHOOK_RETENTION_DAYS
+    (failed ones are kept); returns how many. Safe to run twice."""
+    return webhook_purge_old(older_than=timedelta(days=settings.WEBHOOK_RETENTION_DAYS))
