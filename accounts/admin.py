@@ -1,4 +1,4 @@
-"""The staff console for users."""
+"""The staff console for users, the email outbox and data exports."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.emails import emails_retry
+from accounts.models import DataExport, EmailMessage, User
 from accounts.services import users_set_active
 from accounts.user_cache import forget_users
 from billing.admin import EntitlementInline
@@ -133,3 +134,69 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"{changed} user(s) {verb}.", messages.SUCCESS)
         if queryset.filter(pk=acting_user.pk).exists():
             self.message_user(request, "Your own account was left unchanged.", messages.WARNING)
+
+
+@admin.register(EmailMessage)
+class EmailMessageAdmin(admin.ModelAdmin):
+    """The outbox: every email sent or being sent; failed ones can be queued again."""
+
+    list_display = ("to", "template", "subject", "status", "attempts", "sent_at", "created_at")
+    list_filter = ("status", "template")
+    search_fields = ("to", "subject", "provider_message_id", "user__id")
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    fields = (
+        "id",
+        "user",
+        "to",
+        "template",
+        "subject",
+        "status",
+        "attempts",
+        "error",
+        "provider_message_id",
+        "sent_at",
+        "created_at",
+        "updated_at",
+        "context",
+        "text_body",
+        "html_body",
+    )
+    readonly_fields = fields
+    actions = ("retry_emails",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: EmailMessage | None = None) -> bool:
+        return False
+
+    @admin.action(description="Retry selected failed emails", permissions=["view"])
+    def retry_emails(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
+        queued = emails_retry(messages=queryset)
+        skipped = queryset.count() - queued
+        self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} email(s) were not failed and were left as is.", messages.INFO
+            )
+
+
+@admin.register(DataExport)
+class DataExportAdmin(admin.ModelAdmin):
+    """Data exports users asked for (read only)."""
+
+    list_display = ("user", "status", "created_at", "completed_at")
+    list_filter = ("status",)
+    search_fields = ("user__id", "user__email")
+    ordering = ("-created_at",)
+    list_select_related = ("user",)
+    readonly_fields = ("id", "user", "status", "file", "error", "created_at", "completed_at")
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: DataExport | None = None) -> bool:
+        return False

@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.services import user_get_or_create_from_claims, user_record_login
 from accounts.tokens import InvalidToken, verify_token
 from config.errors import AuthenticationError, AuthorizationError
+from config.metrics import record_auth_failure
 from config.observability import user_id_var
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class JWTAuthentication(BaseAuthentication):
             claims = verify_token(token)
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc.reason)
+            record_auth_failure(reason=exc.reason)
             raise
         user = user_get_or_create_from_claims(claims=claims)
         user_id_var.set(user.pk)

@@ -1,4 +1,4 @@
-"""The user: one row per identity-provider subject."""
+"""The user (one row per identity-provider subject), the email outbox and data exports."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from accounts.user_cache import forget_users
-from config.models import TimestampedModel
+from config.models import BaseModel, TimestampedModel
 
 
 def new_local_user_id() -> str:
@@ -101,3 +102,76 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
         result = super().delete(*args, **kwargs)
         forget_users(user_id)
         return result
+
+
+class EmailMessage(BaseModel):
+    """One email in the outbox: rendered when queued, sent by a Celery task, kept as a record.
+
+    `queued` (waiting for the task, also between retries) → `sent` (the provider accepted it;
+    `provider_message_id` when the provider gives one) or `failed` (every attempt failed; staff
+    can queue it again from the admin).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="email_messages",
+        help_text="The user the email concerns; empty for staff reports.",
+    )
+    to = models.EmailField(max_length=320)
+    template = models.CharField(max_length=64)
+    subject = models.CharField(max_length=998)
+    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    text_body = models.TextField()
+    html_body = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True, help_text="The error of the latest failed attempt.")
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "email_messages"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="email_messages_status_idx"),
+            models.Index(fields=["user", "template"], name="email_messages_user_tpl_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} to {self.to} ({self.status})"
+
+
+class DataExport(BaseModel):
+    """A user's request for a copy of their data (POST /users/me/export).
+
+    `queued` → `ready` (the JSON is stored as one of the user's files and the link was emailed)
+    or `failed`.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    file = models.ForeignKey(
+        "files.File", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "data_exports"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Export of {self.user_id} ({self.status})"

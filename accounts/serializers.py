@@ -1,10 +1,10 @@
-"""Input and output shapes of /users/me."""
+"""Input and output shapes of /users/me and /users/me/export."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import DataExport, User
 
 
 class UserOutput(serializers.ModelSerializer[User]):
@@ -33,3 +33,20 @@ class UserUpdateInput(serializers.Serializer):
     avatar_url = serializers.URLField(
         max_length=2048, required=False, allow_null=True, allow_blank=True
     )
+
+
+class DataExportOutput(serializers.ModelSerializer[DataExport]):
+    """A queued data export (the answer of POST /users/me/export)."""
+
+    email = serializers.SerializerMethodField(
+        help_text="Where the download link will be sent; null when the account has no email "
+        "(the export then only appears among the user's files)."
+    )
+
+    class Meta:
+        model = DataExport
+        fields = ["id", "status", "email", "created_at"]
+        read_only_fields = fields
+
+    def get_email(self, export: DataExport) -> str | None:
+        return export.user.email or None

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.emails import email_erase_for_user, email_send
 from accounts.models import User
 from accounts.selectors import user_get_cached
 from accounts.user_cache import forget_users
@@ -77,7 +78,19 @@ def user_get_or_create_from_claims(*, claims: Mapping[str, Any]) -> User:
     user, created = User.objects.get_or_create(pk=claims["sub"], defaults=defaults)
     if created:
         logger.info("user created from token", extra={"user_id": user.pk})
+        user_send_welcome(user=user)
     return user
+
+
+def user_send_welcome(*, user: User) -> None:
+    """Queue the welcome email of a user just created (none without an email address)."""
+    if user.email:
+        email_send(
+            to=user.email,
+            template="welcome",
+            context={"name": user.full_name or ""},
+            user=user,
+        )
 
 
 def user_record_login(*, user: User) -> None:
@@ -145,6 +158,7 @@ def user_erase(*, user_id: str) -> bool:
         user.save()
         projects_erase(owner_id=user_id)
         files_delete_for_owner(owner_id=user_id)
+        email_erase_for_user(user_id=user_id)
     logger.info("user personal data erased", extra={"user_id": user_id})
     return True
 
@@ -200,7 +214,7 @@ def user_sync_from_identity(
         if user is None:
             try:
                 with transaction.atomic():
-                    User.objects.create(
+                    created = User.objects.create(
                         id=user_id,
                         **profile,
                         identity_synced_at=synced_at,
@@ -211,6 +225,7 @@ def user_sync_from_identity(
                 user = User.objects.select_for_update().get(pk=user_id)
             else:
                 logger.info("user created from identity provider", extra={"user_id": user_id})
+                user_send_welcome(user=created)
                 return "created"
         if user.erased_at is not None:
             return "erased"

@@ -1,16 +1,18 @@
-"""/api/v1/app/users/me."""
+"""/api/v1/app/users/me and its data export."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import authenticated_user
-from accounts.serializers import UserOutput, UserUpdateInput
+from accounts.exports import data_export_request
+from accounts.serializers import DataExportOutput, UserOutput, UserUpdateInput
 from accounts.services import user_deactivate, user_update_profile
 from config.api import validated
+from config.openapi import ErrorEnvelope
 
 
 class UserMeView(APIView):
@@ -40,3 +42,35 @@ class UserMeView(APIView):
     def delete(self, request: Request) -> Response:
         user_deactivate(user=authenticated_user(request))
         return Response(status=204)
+
+
+class UserExportView(APIView):
+    """A copy of the signed-in user's data, emailed as a download link."""
+
+    @extend_schema(
+        tags=["users"],
+        request=None,
+        responses={
+            202: DataExportOutput,
+            429: OpenApiResponse(
+                ErrorEnvelope,
+                description="RATE_LIMIT_EXCEEDED: an export was requested less than "
+                "EXPORT_MIN_INTERVAL_SECONDS (10 minutes) ago; `details.retry_after` and the "
+                "Retry-After header say when to ask again.",
+            ),
+        },
+        summary="Export my data",
+        description=(
+            "Queues a JSON export of the user's data (profile, projects, files' metadata, "
+            "billing status, usage summary, emails). When it is ready it is stored as one of "
+            "the user's files (content type application/json) and a short-lived download link "
+            "is emailed to the user; a new link can be asked for through "
+            "GET /files/{file_id}/download-url. Only the newest export is kept. One export per "
+            "10 minutes."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        export = data_export_request(
+            user=authenticated_user(request), base_url=request.build_absolute_uri("/")
+        )
+        return Response(DataExportOutput(export).data, status=202)

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.emails import email_send
 from accounts.models import User
 from billing.models import Entitlement
 from billing.selectors import NO_SUBSCRIPTION_STATUS, effective_entitlement, lapsed_q
@@ -40,14 +41,16 @@ def user_sync_subscription(*, user: User) -> User:
     """Copy the effective entitlement's plan and status onto the user (and `user` in memory).
 
     Without an entitlement that grants access: plan `free`, status `none`. Writes only when
-    something changed, through `save()` so the user cache forgets the old values.
+    something changed, through `save()` so the user cache forgets the old values, and then
+    emails the user (`subscription_changed`) once the transaction commits.
     """
     with transaction.atomic():
         locked = _lock_user(user)
         entitlement = effective_entitlement(user=locked)
         plan = entitlement.plan if entitlement else Entitlement.Plan.FREE.value
         status = entitlement.status if entitlement else NO_SUBSCRIPTION_STATUS
-        if (locked.subscription_plan, locked.subscription_status) != (plan, status):
+        previous = (locked.subscription_plan, locked.subscription_status)
+        if previous != (plan, status):
             locked.subscription_plan = plan
             locked.subscription_status = status
             locked.save(update_fields=["subscription_plan", "subscription_status", "updated_at"])
@@ -55,6 +58,21 @@ def user_sync_subscription(*, user: User) -> User:
                 "subscription changed",
                 extra={"user_id": locked.pk, "plan": plan, "status": status},
             )
+            if locked.email:
+                # The outbox row commits with the change; it is sent once the transaction commits.
+                email_send(
+                    to=locked.email,
+                    template="subscription_changed",
+                    context={
+                        "name": locked.full_name or "",
+                        "plan": plan,
+                        "plan_name": Entitlement.Plan(plan).label,
+                        "status": status,
+                        "previous_plan": previous[0],
+                        "previous_status": previous[1],
+                    },
+                    user=locked,
+                )
     user.subscription_plan = plan
     user.subscription_status = status
     return user
