@@ -57,6 +57,7 @@ from config.errors import (
     InternalError,
     QuotaExceededError,
 )
+from config.metrics import record_ai_call
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +232,20 @@ class _Call:
             cost_estimate=ai_cost_estimate(model=model, usage=usage),
         )
         _count_usage(user_id=self.user.pk, tokens=usage.total_tokens)
+        record_ai_call(
+            provider=provider,
+            model=model,
+            outcome=(
+                "success"
+                if not error_code
+                else "disconnected"
+                if error_code == CLIENT_DISCONNECTED
+                else "error"
+            ),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            seconds=time.monotonic() - self.started,
+        )
 
 
 def _count_usage(*, user_id: str, tokens: int) -> None:

@@ -29,3 +29,23 @@ max_requests_jitter = max_requests // 10
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+
+def post_fork(server: object, worker: object) -> None:
+    """Start trace export in each worker: the exporter's thread would not survive the fork."""
+    from config.observability import start_tracing
+
+    start_tracing()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Let the metrics of a worker that exited be summed as a dead process's (multiprocess mode).
+
+    PROMETHEUS_MULTIPROC_DIR must be emptied before the server starts (a fresh tmpfs, or
+    `rm -rf "$PROMETHEUS_MULTIPROC_DIR"/*` in the entrypoint): files left by an earlier run
+    would be counted again.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

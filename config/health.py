@@ -1,20 +1,26 @@
-"""Liveness and readiness probes (public, never throttled)."""
+"""Liveness and readiness probes and the Prometheus scrape (public, never throttled)."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import PublicAPIView, iso_utc
+from config.errors import AuthenticationError
+from config.metrics import metrics_exposition
+from config.openapi import ErrorEnvelope
 
 logger = logging.getLogger(__name__)
 
@@ -122,3 +128,40 @@ class ReadinessView(PublicAPIView):
     def get(self, request: Request) -> Response:
         ready, body = readiness()
         return Response(body, status=200 if ready else 503)
+
+
+def metrics_token_valid(authorization: str) -> bool:
+    """True when METRICS_TOKEN is unset, or `authorization` is `Bearer <METRICS_TOKEN>`.
+
+    Compared in constant time, so the answer's timing says nothing about the token.
+    """
+    expected = settings.METRICS_TOKEN
+    if not expected:
+        return True
+    scheme, _, supplied = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        supplied.strip().encode(), expected.encode()
+    )
+
+
+class MetricsView(PublicAPIView):
+    """Prometheus metrics of every process (text exposition format)."""
+
+    @extend_schema(
+        tags=["health"],
+        description=(
+            "Prometheus text format. When `METRICS_TOKEN` is set, requires "
+            "`Authorization: Bearer <METRICS_TOKEN>` (401 otherwise)."
+        ),
+        responses={
+            (200, "text/plain"): OpenApiTypes.STR,
+            401: OpenApiResponse(
+                ErrorEnvelope, description="AUTHENTICATION_ERROR: missing or wrong metrics token."
+            ),
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        if not metrics_token_valid(request.META.get("HTTP_AUTHORIZATION", "")):
+            raise AuthenticationError("A valid metrics token is required")
+        body, content_type = metrics_exposition()
+        return HttpResponse(body, content_type=content_type)

@@ -22,6 +22,8 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from config.metrics import record_rate_limited
+
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
@@ -69,6 +71,7 @@ class ScopedRateThrottle(BaseThrottle):
         self.remember(request, state)
         if count > limit:
             self.wait_seconds = max(1, math.ceil(window_start + window - now))
+            record_rate_limited(scope=self.scope)
             return False
         return True
 

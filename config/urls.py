@@ -12,7 +12,7 @@ from drf_spectacular.views import (
 )
 
 from config import errors
-from config.health import HealthView, ReadinessView
+from config.health import HealthView, MetricsView, ReadinessView
 
 admin.site.site_header = "Groundwork administration"
 admin.site.site_title = "Groundwork admin"
@@ -20,6 +20,7 @@ admin.site.site_title = "Groundwork admin"
 public_urls: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include("files.public_urls")),
     path("", include("billing.public_urls")),
     path("", include("accounts.public_urls")),
