@@ -15,10 +15,12 @@ from config.api import validated
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# SQL's OFFSET is a signed 64-bit integer; a larger skip (plus the limit) cannot be sent.
+MAX_SKIP = 2**62
 
 
 class PageParams(serializers.Serializer):
-    skip = serializers.IntegerField(min_value=0, default=0)
+    skip = serializers.IntegerField(min_value=0, max_value=MAX_SKIP, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
 

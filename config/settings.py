@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from celery.schedules import crontab
+
 from config.env import EnvReader
 from config.observability import build_logging
 
@@ -55,9 +57,14 @@ INSTALLED_APPS = [
     "webhooks",
     "billing",
     "ai",
+    "django_celery_results",
+    "anymail",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    # First and last: request counts and latency including every other middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # First, so every response (CORS preflights included) carries X-Request-ID and is logged.
     "config.middleware.RequestIdMiddleware",
     "config.middleware.AccessLogMiddleware",
@@ -76,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Counts authenticated /api/v1/app/ requests (usage metric api_requests) after the response.
     "billing.middleware.UsageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,6 +109,10 @@ TEMPLATES = [
 DATABASES: dict[str, dict[str, Any]] = {
     "default": env.db("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
+# django-prometheus's engines: Django's own backends that also count queries, errors and latency.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends.", 1
+)
 DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
@@ -127,7 +139,8 @@ CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "groundwork")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis, counting gets, hits and misses (django_cache_* metrics).
+            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {
@@ -140,27 +153,57 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            # Django's LocMemCache, counting gets, hits and misses (django_cache_* metrics).
+            "BACKEND": "config.metrics.InstrumentedLocMemCache",
             "LOCATION": "groundwork",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
 
+# Without a broker, tasks run eagerly in the calling process (after commit, where callers ask).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A message is acknowledged only after its task ran, and a task whose worker process died (OOM,
+# SIGKILL) goes straight back to the queue: tasks run at least once, so they are idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
-CELERY_TASK_SOFT_TIME_LIMIT = 240
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Hard limit (the process running the task is killed) and soft limit (SoftTimeLimitExceeded).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT_SECONDS", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int(
+    "CELERY_TASK_SOFT_TIME_LIMIT_SECONDS", max(1, CELERY_TASK_TIME_LIMIT - 60), minimum=1
+)
+# Redis hands an unacknowledged message out again after this long (a whole worker that died takes
+# its running tasks' messages with it until then). Longer than any task runs and any retry waits.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
+# Retries of `retrying_task` wait 1, 2, 4, ... seconds (full jitter) up to this.
+CELERY_RETRY_BACKOFF_MAX = env.int("CELERY_RETRY_BACKOFF_MAX_SECONDS", 600, minimum=1)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for messages left unacknowledged past the visibility timeout.
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 10)),
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# config.beat's scheduler: django-celery-beat's tables, with the declared schedule synced in.
+CELERY_BEAT_SCHEDULER = "config.beat:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    env.problems.append(
+        "CELERY_TASK_SOFT_TIME_LIMIT_SECONDS must be shorter than CELERY_TASK_TIME_LIMIT_SECONDS."
+    )
+for _name, _seconds in (
+    ("CELERY_TASK_TIME_LIMIT_SECONDS", CELERY_TASK_TIME_LIMIT),
+    ("CELERY_RETRY_BACKOFF_MAX_SECONDS", CELERY_RETRY_BACKOFF_MAX),
+):
+    if _seconds >= CELERY_VISIBILITY_TIMEOUT:
+        env.problems.append(
+            f"{_name} must be shorter than CELERY_VISIBILITY_TIMEOUT_SECONDS "
+            f"({CELERY_VISIBILITY_TIMEOUT}), or Redis would hand the task out twice."
+        )
 
 # --- Authentication --------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -691,6 +734,127 @@ if IS_PRODUCTION and AI_DEFAULT_PROVIDER != "echo":
             f"AI_DEFAULT_PROVIDER={AI_DEFAULT_PROVIDER} has no API key "
             f"({AI_DEFAULT_PROVIDER.upper()}_API_KEY) while another provider has one."
         )
+
+# --- Email (accounts app: outbox, templates/emails) ----------------------------------------------
+# Every email goes through the outbox (`accounts.emails.email_send`): a row, then a Celery task
+# that sends it through EMAIL_PROVIDER's backend (django-anymail for the API providers). SES uses
+# boto3's usual credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or the instance's role).
+EMAIL_PROVIDERS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "resend": "anymail.backends.resend.EmailBackend",
+    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
+    "postmark": "anymail.backends.postmark.EmailBackend",
+    "ses": "anymail.backends.amazon_ses.EmailBackend",
+}
+EMAIL_PROVIDER = env.choice("EMAIL_PROVIDER", tuple(EMAIL_PROVIDERS), "console")
+EMAIL_BACKEND = EMAIL_PROVIDERS[EMAIL_PROVIDER]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Groundwork <noreply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_PRODUCT_NAME = env.str("EMAIL_PRODUCT_NAME", "Groundwork")
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 15, minimum=1)
+# Sending attempts after the first, with exponential back-off and jitter; then the row is failed.
+EMAIL_SEND_MAX_RETRIES = env.int("EMAIL_SEND_MAX_RETRIES", 5, minimum=0)
+# The daily usage report's recipients; empty: every active staff user with an email.
+STAFF_REPORT_EMAILS: list[str] = env.list("STAFF_REPORT_EMAILS")
+# A user may request one data export per this many seconds.
+EXPORT_MIN_INTERVAL_SECONDS = env.int("EXPORT_MIN_INTERVAL_SECONDS", 600, minimum=0)
+AWS_SES_REGION = env.str("AWS_SES_REGION", env.str("AWS_REGION", env.str("AWS_DEFAULT_REGION")))
+ANYMAIL: dict[str, Any] = {
+    "RESEND_API_KEY": env.str("RESEND_API_KEY"),
+    "SENDGRID_API_KEY": env.str("SENDGRID_API_KEY"),
+    "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN"),
+    "AMAZON_SES_CLIENT_PARAMS": {"region_name": AWS_SES_REGION} if AWS_SES_REGION else {},
+    "REQUESTS_TIMEOUT": EMAIL_TIMEOUT,
+}
+# Local fakes of the API providers (anymail's <ESP>_API_URL); never in production.
+for _esp in ("RESEND", "SENDGRID", "POSTMARK"):
+    if env.is_set(f"{_esp}_API_URL"):
+        ANYMAIL[f"{_esp}_API_URL"] = env.str(f"{_esp}_API_URL")
+        if IS_PRODUCTION:
+            env.problems.append(f"{_esp}_API_URL is for local fakes; unset it in production.")
+_email_required = {
+    "resend": [("RESEND_API_KEY", ANYMAIL["RESEND_API_KEY"])],
+    "sendgrid": [("SENDGRID_API_KEY", ANYMAIL["SENDGRID_API_KEY"])],
+    "postmark": [("POSTMARK_SERVER_TOKEN", ANYMAIL["POSTMARK_SERVER_TOKEN"])],
+    "ses": [("AWS_SES_REGION (or AWS_REGION)", AWS_SES_REGION)],
+    "smtp": [("EMAIL_HOST", env.str("EMAIL_HOST"))],
+}.get(EMAIL_PROVIDER, [])
+for _name, _value in _email_required:
+    if not _value:
+        env.problems.append(f"EMAIL_PROVIDER={EMAIL_PROVIDER} needs {_name}.")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    env.problems.append("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: set one of them.")
+if IS_PRODUCTION and EMAIL_PROVIDER != "console" and "@localhost" in DEFAULT_FROM_EMAIL:
+    env.problems.append("DEFAULT_FROM_EMAIL must be an address of your domain in production.")
+for _address in STAFF_REPORT_EMAILS:
+    if "@" not in _address:
+        env.problems.append(f"STAFF_REPORT_EMAILS must list email addresses (got {_address!r}).")
+
+# --- Scheduled jobs and task results (config/celery.py, config/beat.py) ---------------------------
+# Results of tasks run by a worker (none when tasks run eagerly) are stored in the database with
+# their name, arguments and worker, shown in the admin (failed ones can be run again) and deleted
+# after CELERY_RESULT_EXPIRES_DAYS by `celery.backend_cleanup`.
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES_DAYS", 7, minimum=1) * 86_400
+# Weekly clean-ups: pending uploads whose upload URL expired more than FILE_PENDING_PURGE_DAYS ago
+# (rows and any stored bytes), and processed or ignored webhook events older than
+# WEBHOOK_RETENTION_DAYS (failed ones are kept for staff).
+FILE_PENDING_PURGE_DAYS = env.int("FILE_PENDING_PURGE_DAYS", 7, minimum=1)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", 90, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "celery.backend_cleanup": {
+            "task": "celery.backend_cleanup",
+            "schedule": crontab(minute=0, hour=4),
+            "options": {"expire_seconds": 12 * 3600},
+        },
+        "files-purge-expired-uploads": {
+            "task": "files.tasks.purge_expired_uploads",
+            "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
+        },
+        "webhooks-purge-old-events": {
+            "task": "webhooks.tasks.purge_old_webhook_events",
+            "schedule": crontab(minute=30, hour=3, day_of_week="sun"),
+        },
+        "billing-send-daily-usage-report": {
+            "task": "billing.tasks.send_daily_usage_report",
+            "schedule": crontab(minute=0, hour=9),
+        },
+    }
+)
+
+# --- Metrics, errors and traces (config/metrics.py, config/observability.py) --------------------
+# GET /api/v1/public/metrics: open when METRICS_TOKEN is unset, else `Authorization: Bearer <it>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    env.problems.append("METRICS_TOKEN must be at least 16 characters.")
+# Several processes (gunicorn workers) add their metrics up through files in this directory
+# (prometheus_client reads it from the environment itself): it must exist and be emptied before
+# the server starts.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    env.problems.append(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} is not a directory.")
+# Errors to Sentry while SENTRY_DSN is set.
+SENTRY_DSN = env.str("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", ENVIRONMENT)
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", APP_VERSION)
+# Traces (OTLP over HTTP, e.g. http://otel-collector:4318) while the endpoint is set.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT").rstrip("/")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", "groundwork")
+for _name, _url in (
+    ("SENTRY_DSN", SENTRY_DSN),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", OTEL_EXPORTER_OTLP_ENDPOINT),
+):
+    if _url and not _url.startswith(("http://", "https://")):
+        env.problems.append(f"{_name} must be an http:// or https:// URL.")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")

@@ -129,7 +129,14 @@ def test_list_shows_only_my_live_projects(api, user, other_user):
 
 @pytest.mark.parametrize(
     "query",
-    [{"limit": 0}, {"limit": 101}, {"skip": -1}, {"limit": "ten"}, {"skip": "1.5"}],
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"skip": -1},
+        {"skip": 2**63},
+        {"limit": "ten"},
+        {"skip": "1.5"},
+    ],
 )
 def test_out_of_range_paging_is_422(api, user, query):
     response = api.as_user(user).get(LIST, query)
