@@ -159,6 +159,30 @@ def _owner(*, original_transaction_id: str, tokens: list[str | None]) -> User | 
     return None
 
 
+def _upsert_purchase(
+    *,
+    user: User,
+    original_transaction_id: str,
+    product_id: str,
+    state: tuple[str, datetime | None],
+    cancel_at_period_end: bool,
+    signed_at: Any,
+) -> Entitlement:
+    """The purchase's one entitlement, ordered by the signed data's `signedDate`."""
+    status, period_end = state
+    return entitlement_upsert(
+        user=user,
+        source=SOURCE,
+        external_id=original_transaction_id,
+        product_id=product_id,
+        plan=plan_for_product(product_id),
+        status=status,
+        current_period_end=period_end,
+        cancel_at_period_end=cancel_at_period_end,
+        source_updated_at=apple_time(signed_at),
+    )
+
+
 def apple_transaction_link(*, user: User, signed_transaction: str) -> Entitlement:
     """Verify a StoreKit 2 signed transaction and link its purchase to `user`.
 
@@ -191,16 +215,13 @@ def apple_transaction_link(*, user: User, signed_transaction: str) -> Entitlemen
     existing = Entitlement.objects.filter(source=SOURCE, external_id=original_transaction_id)
     cancel_at_period_end = existing.filter(cancel_at_period_end=True).exists()
     try:
-        entitlement = entitlement_upsert(
+        entitlement = _upsert_purchase(
             user=user,
-            source=SOURCE,
-            external_id=original_transaction_id,
+            original_transaction_id=original_transaction_id,
             product_id=product_id,
-            plan=plan_for_product(product_id),
-            status=status,
-            current_period_end=period_end,
+            state=(status, period_end),
             cancel_at_period_end=cancel_at_period_end,
-            source_updated_at=apple_time(transaction.get("signedDate")),
+            signed_at=transaction.get("signedDate"),
         )
     except DjangoValidationError:
         raise BadRequestError(
@@ -280,16 +301,13 @@ def apple_notification_apply(*, notification: Mapping[str, Any]) -> Entitlement 
         renewal=renewal,
     )
     try:
-        return entitlement_upsert(
+        return _upsert_purchase(
             user=user,
-            source=SOURCE,
-            external_id=original_transaction_id,
+            original_transaction_id=original_transaction_id,
             product_id=product_id,
-            plan=plan_for_product(product_id),
-            status=status,
-            current_period_end=period_end,
+            state=(status, period_end),
             cancel_at_period_end=renewal.get("autoRenewStatus") == AUTO_RENEW_OFF,
-            source_updated_at=apple_time(notification.get("signedDate")),
+            signed_at=notification.get("signedDate"),
         )
     except DjangoValidationError as error:
         # Values no entitlement can hold (an over-long product id): retrying cannot help.
