@@ -73,9 +73,9 @@ def test_openai_stream_yields_chunks_then_usage(fakes):
     assert (end.usage.prompt_tokens, end.usage.completion_tokens) == (9, 6)
     body = fake.requests[0].body
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    # The fake marks the request complete just after its last write, which the SDK may have
-    # read already.
-    assert fake.requests[0].completed.wait(5)
+    # Every chunk and the usage arrived (above): the SDK may hang up right after `[DONE]`,
+    # before the fake writes the chunked-encoding terminator, so the fake's completion flag
+    # says nothing about the provider.
 
 
 def test_openai_reasoning_models_take_max_completion_tokens(fakes):
