@@ -1,4 +1,4 @@
-"""The staff console for users, the email outbox and data exports."""
+"""The staff console for users and data exports."""
 
 from __future__ import annotations
 
@@ -13,11 +13,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.emails import emails_retry
-from accounts.models import DataExport, EmailMessage, User
-from accounts.services import users_set_active
-from accounts.user_cache import forget_users
-from billing.admin import EntitlementInline
+from accounts.models import DataExport, User
+from accounts.services import users_delete, users_set_active
 
 
 class StaffUserCreationForm(BaseUserCreationForm):
@@ -105,19 +102,18 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups",)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("activate_users", "deactivate_users")
-    # Saving the inline grants manual plans and syncs subscription_plan/status from entitlements.
-    inlines = (EntitlementInline,)
 
     def get_inlines(
         self, request: HttpRequest, obj: User | None
     ) -> tuple[type[InlineModelAdmin[Any, Any]], ...]:
-        # Entitlements belong to an existing user: none on the add page.
+        # Inlines (added by apps above accounts) belong to an existing user: none on the add page.
         return tuple(self.inlines) if obj is not None else ()
 
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        users_delete(users=User.objects.filter(pk=obj.pk))
+
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        user_ids = list(queryset.values_list("pk", flat=True))
-        super().delete_queryset(request, queryset)
-        forget_users(*user_ids)
+        users_delete(users=queryset)
 
     @admin.action(description="Activate selected users")
     def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -134,53 +130,6 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"{changed} user(s) {verb}.", messages.SUCCESS)
         if queryset.filter(pk=acting_user.pk).exists():
             self.message_user(request, "Your own account was left unchanged.", messages.WARNING)
-
-
-@admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
-    """The outbox: every email sent or being sent; failed ones can be queued again."""
-
-    list_display = ("to", "template", "subject", "status", "attempts", "sent_at", "created_at")
-    list_filter = ("status", "template")
-    search_fields = ("to", "subject", "provider_message_id", "user__id")
-    ordering = ("-created_at",)
-    date_hierarchy = "created_at"
-    list_select_related = ("user",)
-    fields = (
-        "id",
-        "user",
-        "to",
-        "template",
-        "subject",
-        "status",
-        "attempts",
-        "error",
-        "provider_message_id",
-        "sent_at",
-        "created_at",
-        "updated_at",
-        "context",
-        "text_body",
-        "html_body",
-    )
-    readonly_fields = fields
-    actions = ("retry_emails",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: EmailMessage | None = None) -> bool:
-        return False
-
-    @admin.action(description="Retry selected failed emails", permissions=["view"])
-    def retry_emails(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:
-        queued = emails_retry(messages=queryset)
-        skipped = queryset.count() - queued
-        self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request, f"{skipped} email(s) were not failed and were left as is.", messages.INFO
-            )
 
 
 @admin.register(DataExport)

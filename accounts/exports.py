@@ -2,16 +2,15 @@
 
 `data_export_request` (POST /users/me/export) records a `DataExport` and queues
 `accounts.tasks.build_data_export`, at most one per `EXPORT_MIN_INTERVAL_SECONDS` per user.
-`data_export_build` gathers the profile, projects, files' metadata, billing status and usage
-summary, stores the JSON as one of the user's files (content type application/json, already
-`uploaded`) and emails (`export_ready`) a short-lived download link made by the files app's
-storage, so local disk, S3 and R2 all serve it unchanged. A new export replaces the previous
-one's file; the file stays in the user's files, where a fresh link can be asked for at any time.
+`data_export_build` gathers the profile, what every app registered in `accounts.personal_data`
+exports (projects, files' metadata, billing status), the usage summary and the emails, stores the
+JSON with the registered archive store (as one of the user's files: local disk, S3 and R2 serve it
+unchanged) and emails (`export_ready`) a short-lived download link. A new export replaces the
+previous one; it stays in the user's files, where a fresh link can be asked for at any time.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict
 from datetime import timedelta
@@ -19,25 +18,20 @@ from typing import Any, Literal
 from urllib.parse import urljoin
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.emails import email_send
-from accounts.models import DataExport, EmailMessage, User
-from billing.selectors import billing_status, usage_summary
+from accounts import personal_data
+from accounts.models import DataExport, User
 from config.api import iso_utc
 from config.errors import RateLimitError
-from files import storage
-from files.models import File
-from files.selectors import file_list
-from files.services import files_delete
-from projects.selectors import project_list
+from notifications.selectors import email_list
+from notifications.services import email_send
+from usage.selectors import usage_summary
 
 EXPORT_FORMAT = "groundwork-export"
 EXPORT_VERSION = 1
-EXPORT_KEY_PREFIX = "exports/"
 # Days of usage the export's summary covers.
 EXPORT_USAGE_DAYS = 30
 MAX_ERROR_LENGTH = 2000
@@ -73,15 +67,8 @@ def data_export_request(*, user: User, base_url: str) -> DataExport:
     return export
 
 
-def _export_key(*, user_id: str, export: DataExport) -> str:
-    owner_part = hashlib.sha256(user_id.encode()).hexdigest()[:16]
-    return f"{EXPORT_KEY_PREFIX}{owner_part}/{export.pk}.json"
-
-
 def data_export_content(*, user: User) -> dict[str, Any]:
     """Everything the export holds about `user`, and nothing about anyone else."""
-    files = file_list(owner=user).exclude(key__startswith=EXPORT_KEY_PREFIX)
-    emails = EmailMessage.objects.filter(user=user).order_by("-created_at")
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -99,20 +86,7 @@ def data_export_content(*, user: User) -> dict[str, Any]:
             "last_login_at": user.last_login_at,
             "login_count": user.login_count,
         },
-        "projects": list(project_list(owner=user)),
-        "files": [
-            {
-                "id": file.pk,
-                "filename": file.filename,
-                "content_type": file.content_type,
-                "size": file.current_size,
-                "status": file.status,
-                "created_at": file.created_at,
-                "uploaded_at": file.uploaded_at,
-            }
-            for file in files
-        ],
-        "billing": asdict(billing_status(user=user)),
+        **personal_data.export_sections(user),
         "usage": asdict(usage_summary(user=user, days=EXPORT_USAGE_DAYS)),
         "emails": [
             {
@@ -123,7 +97,7 @@ def data_export_content(*, user: User) -> dict[str, Any]:
                 "created_at": email.created_at,
                 "sent_at": email.sent_at,
             }
-            for email in emails
+            for email in email_list(user=user)
         ],
     }
 
@@ -163,37 +137,24 @@ def _build(*, export: DataExport, base_url: str) -> None:
     user = export.user
     body = json.dumps(data_export_content(user=user), cls=DjangoJSONEncoder, indent=2).encode()
     now = timezone.now()
-    file = File(
-        owner=user,
-        filename=f"{settings.EMAIL_PRODUCT_NAME.lower()}-export-{now:%Y-%m-%d}.json",
-        content_type="application/json",
-        declared_size=len(body),
-        size=len(body),
-        status=File.Status.UPLOADED,
-        uploaded_at=now,
-    )
-    file.key = _export_key(user_id=user.pk, export=export)
-    # The key is the export's: a run that failed after storing is overwritten by the next one.
-    storage.save_uploaded_object(key=file.key, content=ContentFile(body, name="export.json"))
-    file.save()
-    # Only the newest export is kept.
-    files_delete(
-        files=File.objects.filter(owner=user, key__startswith=EXPORT_KEY_PREFIX).exclude(pk=file.pk)
+    filename = f"{settings.EMAIL_PRODUCT_NAME.lower()}-export-{now:%Y-%m-%d}.json"
+    # Stored under the export's id: a run that failed after storing is overwritten by the next.
+    archive = personal_data.archive_store(
+        user=user, name=str(export.pk), filename=filename, body=body
     )
     export.status = DataExport.Status.READY
-    export.file = file
+    export.file_id = archive.file_id
     export.completed_at = now
     export.error = ""
     export.save(update_fields=["status", "file", "completed_at", "error", "updated_at"])
     if user.email:
-        url = urljoin(base_url, storage.download_url(key=file.key, filename=file.filename))
         email_send(
             to=user.email,
             template="export_ready",
             context={
                 "name": user.full_name or "",
-                "download_url": url,
-                "filename": file.filename,
+                "download_url": urljoin(base_url, archive.download_url),
+                "filename": filename,
                 "size": len(body),
                 "expires_in_minutes": max(1, settings.FILE_DOWNLOAD_URL_EXPIRES // 60),
             },

@@ -1,4 +1,4 @@
-"""The user (one row per identity-provider subject), the email outbox and data exports."""
+"""The user (one row per identity-provider subject) and data exports."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.lookups import Exact, In
+from django.db.models.sql.where import AND
 
 from accounts.user_cache import forget_users
 from config.models import BaseModel, TimestampedModel
@@ -19,7 +20,52 @@ def new_local_user_id() -> str:
     return f"local|{uuid.uuid4()}"
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(models.QuerySet["User"]):
+    """Bulk writes to users that also drop them from the user cache (`accounts.user_cache`).
+
+    With `User.save` and `User.delete`, this is where every change to a user row forgets the
+    cached copy that authentication reads, so no path (services, the admin's bulk actions, a
+    shell) can leave a request seeing a stale `is_active`, role or plan.
+    """
+
+    def _ids(self) -> list[str]:
+        """The ids of the rows this queryset can touch: read from the filter when it pins the
+        primary key (no query, as on the authentication path), else from the database."""
+        where = self.query.where
+        if where.connector == AND and not where.negated:
+            for lookup in where.children:
+                target = getattr(getattr(lookup, "lhs", None), "target", None)
+                if target is None or not target.primary_key:
+                    continue
+                if isinstance(lookup, Exact):
+                    return [lookup.rhs]
+                if isinstance(lookup, In) and isinstance(lookup.rhs, list | tuple | set):
+                    return list(lookup.rhs)
+        return list(self.order_by().values_list("pk", flat=True))
+
+    def update(self, **kwargs: Any) -> int:
+        user_ids = self._ids()
+        changed = super().update(**kwargs)
+        forget_users(*user_ids)
+        return changed
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        objs = list(objs)
+        changed = super().bulk_update(objs, fields, batch_size=batch_size)
+        forget_users(*(obj.pk for obj in objs))
+        return changed
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        user_ids = self._ids()
+        result = super().delete()
+        forget_users(*user_ids)
+        return result
+
+
+_UserManagerBase = BaseUserManager.from_queryset(UserQuerySet)
+
+
+class UserManager(_UserManagerBase):
     """Creates staff accounts for the admin; API users are created from token claims."""
 
     use_in_migrations = True
@@ -102,51 +148,6 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
         result = super().delete(*args, **kwargs)
         forget_users(user_id)
         return result
-
-
-class EmailMessage(BaseModel):
-    """One email in the outbox: rendered when queued, sent by a Celery task, kept as a record.
-
-    `queued` (waiting for the task, also between retries) → `sent` (the provider accepted it;
-    `provider_message_id` when the provider gives one) or `failed` (every attempt failed; staff
-    can queue it again from the admin).
-    """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    user = models.ForeignKey(
-        User,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="email_messages",
-        help_text="The user the email concerns; empty for staff reports.",
-    )
-    to = models.EmailField(max_length=320)
-    template = models.CharField(max_length=64)
-    subject = models.CharField(max_length=998)
-    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    text_body = models.TextField()
-    html_body = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    provider_message_id = models.CharField(max_length=255, blank=True)
-    error = models.TextField(blank=True, help_text="The error of the latest failed attempt.")
-    attempts = models.PositiveIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        db_table = "email_messages"
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["status", "-created_at"], name="email_messages_status_idx"),
-            models.Index(fields=["user", "template"], name="email_messages_user_tpl_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.template} to {self.to} ({self.status})"
 
 
 class DataExport(BaseModel):

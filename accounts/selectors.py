@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from accounts.models import User
 from accounts.user_cache import cached_user, remember_user
 
@@ -19,3 +21,19 @@ def user_get_cached(*, user_id: str) -> User | None:
         if user is not None:
             remember_user(user)
     return user
+
+
+def user_signups_count(*, start: datetime, end: datetime) -> int:
+    """How many users were created in [start, end)."""
+    return User.objects.filter(created_at__gte=start, created_at__lt=end).count()
+
+
+def staff_emails() -> list[str]:
+    """The emails of every active staff user, lower-cased, once each, in order."""
+    emails = (
+        User.objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
+    )
+    return list(dict.fromkeys(email.lower() for email in emails))

@@ -18,15 +18,13 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from accounts.emails import email_erase_for_user, email_send
+from accounts import personal_data
 from accounts.models import User
 from accounts.selectors import user_get_cached
-from accounts.user_cache import forget_users
-from files.services import files_delete_for_owner
-from projects.services import projects_erase
+from notifications.services import email_erase_for_user, email_send
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +108,6 @@ def user_record_login(*, user: User) -> None:
     if updated:
         user.last_login_at = now
         user.login_count += 1
-        forget_users(user.pk)
 
 
 def user_update_profile(*, user: User, full_name: Any = UNSET, avatar_url: Any = UNSET) -> User:
@@ -133,7 +130,6 @@ def user_deactivate(*, user: User) -> None:
 
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False, updated_at=timezone.now())
-        forget_users(user.pk)
         user.is_active = False
         transaction.on_commit(lambda: erase_user.delay(user.pk))
 
@@ -156,8 +152,7 @@ def user_erase(*, user_id: str) -> bool:
         user.set_unusable_password()
         user.erased_at = timezone.now()
         user.save()
-        projects_erase(owner_id=user_id)
-        files_delete_for_owner(owner_id=user_id)
+        personal_data.erase_everywhere(user_id)
         email_erase_for_user(user_id=user_id)
     logger.info("user personal data erased", extra={"user_id": user_id})
     return True
@@ -166,9 +161,20 @@ def user_erase(*, user_id: str) -> bool:
 def users_set_active(*, users: Iterable[User], active: bool, acting_user: User) -> int:
     """Activate or deactivate users from the admin, never the acting staff member."""
     ids = [user.pk for user in users if user.pk != acting_user.pk]
-    changed = User.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now())
-    forget_users(*ids)
-    return changed
+    return User.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now())
+
+
+def users_delete(*, users: QuerySet[User]) -> int:
+    """Delete users for good (the admin's delete): everything every app keeps about them goes
+    first, through the personal-data registry (stored files included), then the rows."""
+    with transaction.atomic():
+        user_ids = list(users.values_list("pk", flat=True))
+        for user_id in user_ids:
+            personal_data.erase_everywhere(user_id)
+            email_erase_for_user(user_id=user_id)
+        deleted, _ = User.objects.filter(pk__in=user_ids).delete()
+    logger.info("users deleted", extra={"user_ids": user_ids})
+    return deleted
 
 
 def identity_profile(

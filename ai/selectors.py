@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import cast
+from decimal import Decimal
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet, Sum, Value
@@ -93,3 +94,21 @@ def ai_user_totals(*, since: datetime) -> QuerySet[AIUserUsage]:
         .order_by("-ai_tokens", "id")
     )
     return cast(QuerySet[AIUserUsage], totals)
+
+
+def ai_usage_totals(*, start: datetime, end: datetime) -> dict[str, Any]:
+    """AI calls in [start, end): `requests`, `failed_requests`, `tokens`, `cost` (Decimal), and
+    `by_provider` (the same per provider, ordered by provider)."""
+    rows = AIUsage.objects.filter(created_at__gte=start, created_at__lt=end)
+    sums = {
+        "requests": Count("id"),
+        "tokens": Coalesce(Sum("total_tokens"), 0),
+        "cost": Coalesce(Sum("cost_estimate"), Decimal(0)),
+    }
+    return {
+        **rows.aggregate(**sums),
+        "failed_requests": rows.filter(success=False).count(),
+        "by_provider": list(
+            rows.order_by().values("provider").annotate(**sums).order_by("provider")
+        ),
+    }

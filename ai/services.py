@@ -1,7 +1,7 @@
 """AI calls on behalf of a user: the quota check, the call through the router, the usage row.
 
 Every call records exactly one `AIUsage` row and counts `ai_requests` (1) and `ai_tokens` (the
-call's total) with `billing.usage.usage_record`:
+call's total) with `usage.services.usage_record`:
 
 - a completion that succeeds: the provider's usage and the cost from `AI_MODEL_PRICES`;
 - a call that fails: the provider and model that failed (or were asked for), zero tokens, and the
@@ -47,7 +47,6 @@ from ai.providers.base import (
 )
 from ai.selectors import ai_tokens_this_month, month_tokens_key, next_month_start
 from billing.selectors import limits_of
-from billing.usage import usage_record
 from config.api import iso_utc
 from config.errors import (
     AppError,
@@ -58,6 +57,7 @@ from config.errors import (
     QuotaExceededError,
 )
 from config.metrics import record_ai_call
+from usage.services import usage_record
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +213,11 @@ class _Call:
         chosen, model = self.target(provider, model)
         self._record(provider=chosen, model=model, usage=usage or Usage(), error_code=error_code)
 
+    def refused(self, error: AppError) -> None:
+        """Record an error of the router, with the provider (and model) it names as tried last."""
+        provider, model = _failed_target(error)
+        self.failed(error_code=error.code, provider=provider, model=model)
+
     def _record(self, *, provider: str, model: str, usage: Usage, error_code: str) -> None:
         if self.recorded:
             return
@@ -282,6 +287,27 @@ def _failed_target(error: AppError) -> tuple[str | None, str | None]:
 # --- Calls ---------------------------------------------------------------------------------
 
 
+def _call_start(
+    *,
+    user: User,
+    endpoint: str,
+    request: CompletionRequest,
+    provider: str | None,
+    model: str | None,
+    streamed: bool,
+) -> _Call:
+    """A call for `user` to record, once their quota allows it (QuotaExceededError otherwise)."""
+    ai_quota_check(user=user)
+    return _Call(
+        user=user,
+        endpoint=endpoint,
+        request=request,
+        provider=provider,
+        model=model,
+        streamed=streamed,
+    )
+
+
 def ai_complete(
     *,
     user: User,
@@ -296,8 +322,7 @@ def ai_complete(
     router's AppErrors (400, 502, 503, 504) and QuotaExceededError (429). `latency_ms` is the
     call's time as seen here, fallbacks included.
     """
-    ai_quota_check(user=user)
-    call = _Call(
+    call = _call_start(
         user=user,
         endpoint=endpoint,
         request=request,
@@ -308,8 +333,7 @@ def ai_complete(
     try:
         completion = router.complete(request, provider=provider, model=model)
     except AppError as error:
-        provider_tried, model_tried = _failed_target(error)
-        call.failed(error_code=error.code, provider=provider_tried, model=model_tried)
+        call.refused(error)
         raise
     except ProviderError as error:
         app_error = provider_error_as_app_error(error)
@@ -425,20 +449,13 @@ def ai_stream(
     The first item is read before this returns, so every failure before the stream starts
     (429 quota, the router's 400/502/503/504) is raised here, with its usage row recorded.
     """
-    ai_quota_check(user=user)
-    call = _Call(
-        user=user,
-        endpoint=endpoint,
-        request=request,
-        provider=provider,
-        model=model,
-        streamed=True,
+    call = _call_start(
+        user=user, endpoint=endpoint, request=request, provider=provider, model=model, streamed=True
     )
     try:
         upstream = iter(router.stream(request, provider=provider, model=model))
     except AppError as error:
-        provider_tried, model_tried = _failed_target(error)
-        call.failed(error_code=error.code, provider=provider_tried, model=model_tried)
+        call.refused(error)
         raise
     stream = AIStream(call=call, upstream=upstream)
     stream.start()

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
-from billing.models import Entitlement, UsageCounter
+from billing.models import Entitlement
 from billing.services import (
     entitlement_grant_manual,
     entitlement_save,
@@ -148,26 +148,3 @@ class EntitlementAdmin(admin.ModelAdmin):
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Entitlement]) -> None:
         entitlements_delete(entitlements=queryset)
-
-
-@admin.register(UsageCounter)
-class UsageCounterAdmin(admin.ModelAdmin):
-    """Daily usage per user and metric, as flushed from the cache; read-only."""
-
-    list_display = ("user", "metric", "day", "value", "updated_at")
-    list_filter = ("metric", "day")
-    search_fields = ("user__email", "user__id")
-    list_select_related = ("user",)
-    date_hierarchy = "day"
-    ordering = ("-day", "metric")
-    fields = ("user", "metric", "day", "value", "updated_at")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

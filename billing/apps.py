@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 from django.apps import AppConfig
 
 
@@ -9,12 +11,20 @@ class BillingConfig(AppConfig):
         from django.core.checks.registry import registry
         from djstripe import checks as djstripe_checks
 
-        from billing import apple_events, google_events, stripe_events, stripe_gateway
+        from accounts import personal_data
+        from billing.appstore import events as appstore_events
+        from billing.googleplay import events as googleplay_events
+        from billing.selectors import billing_status, plan_limits
+        from billing.stripe import client as stripe_client
+        from billing.stripe import events as stripe_events
+        from usage import metrics as usage_metrics
 
-        stripe_gateway.apply_settings()
+        stripe_client.apply_settings()
         stripe_events.register_handlers()
-        apple_events.register_handlers()
-        google_events.register_handlers()
+        appstore_events.register_handlers()
+        googleplay_events.register_handlers()
+        personal_data.register("billing", export=lambda user: asdict(billing_status(user=user)))
+        usage_metrics.register_limits(read=lambda user: plan_limits(user=user))
         # dj-stripe's webhook checks inspect its WebhookEndpoint rows, which are not used here
         # (its webhook view is not mounted; the signing secret is STRIPE_WEBHOOK_SECRET). They
         # query the database on every manage.py command and wait out the connection timeouts

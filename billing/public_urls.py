@@ -1,8 +1,8 @@
 from django.urls import URLPattern, URLResolver, path
 
-from billing.apple_webhooks import AppleWebhookView
-from billing.google_webhooks import GoogleWebhookView
-from billing.stripe_webhooks import StripeWebhookView
+from billing.appstore.intake import AppleWebhookView
+from billing.googleplay.intake import GoogleWebhookView
+from billing.stripe.intake import StripeWebhookView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("webhooks/stripe", StripeWebhookView.as_view(), name="webhooks-stripe"),

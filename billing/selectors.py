@@ -1,5 +1,4 @@
-"""Reads of entitlements and usage: the user's effective plan, its limits, the billing status,
-the plans, and the usage summary.
+"""Reads of entitlements: the user's effective plan, its limits, the billing status and the plans.
 
 Which entitlements grant access
 - status `active`, `trialing`, `past_due` or `grace` (`Entitlement.ENTITLED_STATUSES`): a source
@@ -16,18 +15,16 @@ runs longest (no end first), then the newest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
-from djstripe.models import Customer, Invoice, Price
+from djstripe.models import Price
 
 from accounts.models import User
-from billing.models import Entitlement, UsageCounter
-from billing.usage import METRICS, usage_cached
-from files.selectors import file_storage_used
+from billing.models import Entitlement
 
 # How long a store subscription stays entitled after its period end while its renewal notice is
 # on its way (delivery retries take hours; a day covers them).
@@ -106,6 +103,19 @@ def entitled_q(*, now: datetime | None = None) -> Q:
         Q(current_period_end__isnull=True)
         | (manual & Q(current_period_end__gt=now))
         | (~manual & Q(current_period_end__gt=now - RENEWAL_LEEWAY))
+    )
+
+
+def active_subscription_counts() -> list[dict[str, Any]]:
+    """Paid entitlements granting access now, counted by plan and source (`plan`, `source`,
+    `count` rows, ordered by plan then source)."""
+    return list(
+        Entitlement.objects.filter(entitled_q())
+        .exclude(plan=Entitlement.Plan.FREE)
+        .order_by()
+        .values("plan", "source")
+        .annotate(count=Count("id"))
+        .order_by("plan", "source")
     )
 
 
@@ -220,68 +230,6 @@ def plan_offers() -> list[PlanOffer]:
     return offers
 
 
-# --- Usage -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UsageSummary:
-    """A user's usage over a period, with the limits of their plan."""
-
-    period_start: datetime
-    period_end: datetime
-    metrics: dict[str, int]
-    limits: PlanLimits
-
-
-def usage_summary(*, user: User, days: int) -> UsageSummary:
-    """The user's usage from the start (UTC) of the day `days - 1` days ago until now.
-
-    Each counted metric (`billing.usage.METRICS`) is the sum of the flushed daily counters plus
-    the counts still in the cache; `storage_bytes` is what the user's files take up now (the
-    figure the storage quota checks). Four queries at most, whatever the period.
-    """
-    period_end = timezone.now()
-    start_day = period_end.date() - timedelta(days=days - 1)
-    period_start = datetime.combine(start_day, time.min, tzinfo=period_end.tzinfo)
-    # The cache before the database: a batch flushed in between is then in the database and
-    # recognised as flushed by `totals()`, never counted twice.
-    cached = usage_cached(user_id=user.pk, since=start_day)
-    stored = dict(
-        UsageCounter.objects.filter(user=user, day__gte=start_day)
-        .order_by()
-        .values("metric")
-        .annotate(total=Sum("value"))
-        .values_list("metric", "total")
-    )
-    pending = cached.totals()
-    metrics = {metric: int(stored.get(metric) or 0) + pending.get(metric, 0) for metric in METRICS}
-    metrics["storage_bytes"] = file_storage_used(owner=user)
-    return UsageSummary(
-        period_start=period_start,
-        period_end=period_end,
-        metrics=metrics,
-        limits=plan_limits(user=user),
-    )
-
-
-# --- Stripe ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InvoiceSummary:
-    """One Stripe invoice as GET /billing/invoices shows it."""
-
-    id: str
-    number: str | None
-    status: str | None
-    amount_due: int
-    amount_paid: int
-    currency: str
-    created: datetime | None
-    hosted_invoice_url: str | None
-    invoice_pdf: str | None
-
-
 def has_paid_purchase(*, user: User) -> bool:
     """The user holds a store purchase (Stripe, App Store, Google Play) that grants access now.
 
@@ -292,47 +240,3 @@ def has_paid_purchase(*, user: User) -> bool:
         .exclude(source=Entitlement.Source.MANUAL)
         .exists()
     )
-
-
-def stripe_entitlement_current(*, user: User) -> Entitlement | None:
-    """The user's Stripe subscription that grants access now (the best one), or None."""
-    return (
-        Entitlement.objects.filter(entitled_q(), user=user, source=Entitlement.Source.STRIPE)
-        .annotate(plan_rank=PLAN_RANK)
-        .order_by("-plan_rank", F("current_period_end").desc(nulls_first=True), "-created_at")
-        .first()
-    )
-
-
-def stripe_customer_get(*, user: User) -> Customer | None:
-    """The user's Stripe customer in the configured mode (test or live), newest first."""
-    return (
-        Customer.objects.filter(
-            subscriber=user, livemode=settings.STRIPE_LIVE_MODE, date_purged__isnull=True
-        )
-        .order_by("-created", "-djstripe_id")
-        .first()
-    )
-
-
-def invoice_list(*, user: User, limit: int) -> list[InvoiceSummary]:
-    """The user's Stripe invoices as last synced, newest first; one query, no Stripe call."""
-    invoices = (
-        Invoice.objects.filter(customer__subscriber=user)
-        .order_by("-created", "-djstripe_id")
-        .only("id", "created", "stripe_data")[:limit]
-    )
-    return [
-        InvoiceSummary(
-            id=invoice.id,
-            number=invoice.stripe_data.get("number"),
-            status=invoice.stripe_data.get("status"),
-            amount_due=int(invoice.stripe_data.get("amount_due") or 0),
-            amount_paid=int(invoice.stripe_data.get("amount_paid") or 0),
-            currency=str(invoice.stripe_data.get("currency") or ""),
-            created=invoice.created,
-            hosted_invoice_url=invoice.stripe_data.get("hosted_invoice_url"),
-            invoice_pdf=invoice.stripe_data.get("invoice_pdf"),
-        )
-        for invoice in invoices
-    ]

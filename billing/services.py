@@ -16,11 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.emails import email_send
 from accounts.models import User
 from billing.models import Entitlement
 from billing.selectors import NO_SUBSCRIPTION_STATUS, effective_entitlement, lapsed_q
 from config.errors import AuthorizationError, BadRequestError, ConflictError, ValidationError
+from notifications.services import email_send
 
 logger = logging.getLogger(__name__)
 

@@ -1,17 +1,15 @@
 from django.urls import URLPattern, URLResolver, path
 
-from billing.apple_views import AppleTransactionLinkView
-from billing.google_views import GooglePurchaseLinkView
-from billing.views import (
+from billing.appstore.views import AppleTransactionLinkView
+from billing.googleplay.views import GooglePurchaseLinkView
+from billing.stripe.views import (
     BillingCancelView,
     BillingCheckoutView,
     BillingInvoicesView,
-    BillingPlansView,
     BillingPortalView,
     BillingResumeView,
-    BillingStatusView,
-    UsageSummaryView,
 )
+from billing.views import BillingPlansView, BillingStatusView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("billing/status", BillingStatusView.as_view(), name="billing-status"),
@@ -23,5 +21,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("billing/resume", BillingResumeView.as_view(), name="billing-resume"),
     path("billing/iap/apple", AppleTransactionLinkView.as_view(), name="billing-iap-apple"),
     path("billing/iap/google", GooglePurchaseLinkView.as_view(), name="billing-iap-google"),
-    path("usage/summary", UsageSummaryView.as_view(), name="usage-summary"),
 ]

@@ -1,4 +1,5 @@
-"""Staff console for background work: task results (with "Run again" for failed tasks).
+"""Admin building blocks, and the staff console for background work: task results (with "Run
+again" for failed tasks).
 
 Periodic tasks are django-celery-beat's own admin (pause, change, run once). Task results are
 django-celery-results' admin with one action added; results exist only for tasks a worker ran
@@ -6,6 +7,8 @@ django-celery-results' admin with one action added; results exist only for tasks
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -16,6 +19,20 @@ from django_celery_results.admin import TaskResultAdmin as BaseTaskResultAdmin
 from django_celery_results.models import TaskResult
 
 from config.celery import task_results_rerun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A model staff may look at (and act on through actions) but not add, edit or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 admin.site.unregister(TaskResult)
 

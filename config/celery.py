@@ -54,6 +54,13 @@ def retrying_task(*, max_retries: int = 5, **options: Any) -> Any:
     return shared_task(**{**policy, **options})
 
 
+def is_final_attempt() -> bool:
+    """True when the running task may not be retried any more (its last attempt)."""
+    from celery import current_task
+
+    return bool(current_task.request.retries >= (current_task.max_retries or 0))
+
+
 @before_task_publish.connect(dispatch_uid="config.celery.record_arguments")
 def record_arguments(headers: dict[str, Any], body: Any, **kwargs: Any) -> None:
     """Record a task's arguments in full (JSON) where Celery keeps their display form.

@@ -39,6 +39,15 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+def error_responses(descriptions: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """Error responses for `extend_schema(responses=...)`, each the envelope, from
+    `{status: description}` (the description names the error code and when it happens)."""
+    return {
+        status: OpenApiResponse(ErrorEnvelope, description=description)
+        for status, description in descriptions.items()
+    }
+
+
 class AutoSchema(SpectacularAutoSchema):
     """Adds the error responses each operation can produce, all with the envelope schema."""
 

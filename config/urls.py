@@ -31,6 +31,7 @@ app_urls: list[URLPattern | URLResolver] = [
     path("", include("projects.urls")),
     path("", include("files.urls")),
     path("", include("billing.urls")),
+    path("", include("usage.urls")),
     path("", include("ai.urls")),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -11,6 +12,9 @@ from django.db.models.functions import Coalesce
 from accounts.models import User
 from config.errors import NotFoundError
 from files.models import File
+
+# Where data exports are stored among a user's files.
+EXPORT_KEY_PREFIX = "exports/"
 
 
 def file_get(*, owner: User, file_id: str, for_update: bool = False) -> File:
@@ -53,3 +57,25 @@ def file_storage_pending(*, owner: User, since: datetime) -> int:
         owner=owner, status=File.Status.PENDING, created_at__gte=since
     ).aggregate(total=Coalesce(Sum("declared_size"), 0))["total"]
     return pending
+
+
+def export_files(*, owner: User) -> QuerySet[File]:
+    """The owner's stored data exports (files the export made, not uploads)."""
+    return File.objects.filter(owner=owner, key__startswith=EXPORT_KEY_PREFIX)
+
+
+def file_export_rows(*, owner: User) -> list[dict[str, Any]]:
+    """The metadata of the owner's files for their data export (exports themselves left out)."""
+    files = file_list(owner=owner).exclude(key__startswith=EXPORT_KEY_PREFIX)
+    return [
+        {
+            "id": file.pk,
+            "filename": file.filename,
+            "content_type": file.content_type,
+            "size": file.current_size,
+            "status": file.status,
+            "created_at": file.created_at,
+            "uploaded_at": file.uploaded_at,
+        }
+        for file in files
+    ]

@@ -16,14 +16,15 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files import File as DjangoFile
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.personal_data import StoredArchive
 from billing.selectors import plan_limits
-from billing.usage import usage_record
 from config.errors import (
     AuthorizationError,
     BadRequestError,
@@ -33,8 +34,15 @@ from config.errors import (
 )
 from files import storage
 from files.models import File
-from files.selectors import file_get, file_storage_pending, file_storage_used
+from files.selectors import (
+    EXPORT_KEY_PREFIX,
+    export_files,
+    file_get,
+    file_storage_pending,
+    file_storage_used,
+)
 from files.tasks import delete_stored_objects
+from usage.services import usage_record
 
 MAX_FILENAME_LENGTH = 255
 # Extensions longer than this are not kept when a long name is shortened.
@@ -237,6 +245,36 @@ def file_delete(*, owner: User, file_id: str) -> None:
 def files_delete_for_owner(*, owner_id: str) -> int:
     """Delete every file of a user (GDPR erasure); returns how many rows went."""
     return files_delete(files=File.objects.filter(owner_id=owner_id))
+
+
+def _export_key(*, user_id: str, name: str) -> str:
+    owner_part = hashlib.sha256(user_id.encode()).hexdigest()[:16]
+    return f"{EXPORT_KEY_PREFIX}{owner_part}/{name}.json"
+
+
+def file_export_archive_store(
+    *, user: User, name: str, filename: str, body: bytes
+) -> StoredArchive:
+    """Store a user's data export as one of their files (JSON, already uploaded) under a key made
+    from `name`, replacing their previous export; returns it with a short-lived download URL."""
+    now = timezone.now()
+    file = File(
+        owner=user,
+        filename=filename,
+        content_type="application/json",
+        declared_size=len(body),
+        size=len(body),
+        status=File.Status.UPLOADED,
+        uploaded_at=now,
+        key=_export_key(user_id=user.pk, name=name),
+    )
+    storage.save_uploaded_object(key=file.key, content=ContentFile(body, name="export.json"))
+    file.save()
+    # Only the newest export is kept.
+    files_delete(files=export_files(owner=user).exclude(pk=file.pk))
+    return StoredArchive(
+        file_id=str(file.pk), download_url=storage.download_url(key=file.key, filename=filename)
+    )
 
 
 # --- Local storage: the app's own upload and download endpoints ------------------------------

@@ -1,7 +1,8 @@
 """A local fake of the OpenAI Chat Completions and Anthropic Messages APIs, for the real SDKs.
 
 The openai and anthropic SDKs talk HTTP through `httpx2`, which respx cannot intercept, so the
-tests point the SDKs' `base_url` at this real HTTP server running in a thread. It speaks:
+tests point the SDKs' `base_url` at this real HTTP server running in a thread (a
+`tests.fakes.FakeServer`). It speaks:
 
 - OpenAI Chat Completions: `POST /v1/chat/completions`, `POST /chat/completions` and any path
   ending in `/chat/completions` (Gemini's OpenAI-compatible base URL `.../v1beta/openai`), as JSON
@@ -19,11 +20,11 @@ seen while the server waited or wrote).
 
 Use from any test package:
 
-    from tests.ai.fakes import FakeAI, running_fake_ai, use_fake_ai
+    from tests.ai.fakes import FakeAI, use_fake_ai
 
     @pytest.fixture
     def fake_ai(settings):
-        with running_fake_ai() as fake:
+        with FakeAI.running() as fake:
             use_fake_ai(settings, fake, "openai", "anthropic")  # keys + base URLs + no echo
             yield fake
 
@@ -32,7 +33,7 @@ Use from any test package:
         ...                                          # call the API / the router
         assert fake_ai.requests[0].body["model"] == "gpt-4o-mini"
 
-`running_fake_ai()` starts a server and stops it on exit; `fake.url` is its base URL
+`FakeAI.running()` starts a server and stops it on exit; `fake.url` is its base URL
 (`http://127.0.0.1:<port>`). `use_fake_ai` points the named providers at it (`OPENAI_BASE_URL` =
 `<url>/v1`, `ANTHROPIC_BASE_URL` = `<url>`, `GEMINI_BASE_URL` = `<url>/v1beta/openai`) with test
 keys, sets the first as AI_DEFAULT_PROVIDER, the others as AI_FALLBACK_PROVIDERS, and turns echo
@@ -43,7 +44,6 @@ cache backend that fails every call (a Redis outage).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
@@ -54,10 +54,11 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.cache.backends.base import BaseCache
+
+from tests.fakes import FakeHandler, FakeServer, Request
 
 OPENAI_KEY = "sk-test-openai-fake"
 ANTHROPIC_KEY = "sk-ant-test-fake"
@@ -114,18 +115,72 @@ class ClientGone(Exception):
     """The client closed the connection before the answer ended."""
 
 
+class _Handler(FakeHandler):
+    """Writes streams, and notices a client that goes away while it waits or writes."""
+
+    def sse(self, events: Iterator[tuple[str | None, str] | None], reply: Reply) -> None:
+        """Write `events` as chunked SSE; a None event is a pause point between text chunks."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        for event in events:
+            if event is None:
+                if reply.chunk_delay:
+                    self.wait(reply.chunk_delay)
+                continue
+            if event == ("", "__break__"):
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            name, data = event
+            text = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+            self._chunk(text.encode())
+        self._chunk(b"")
+
+    def _chunk(self, data: bytes) -> None:
+        if self._client_gone():
+            raise ClientGone
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _client_gone(self) -> bool:
+        """True when the peer closed its end (readable with nothing to read)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, returning early (ClientGone) when the client goes away."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.fake.stopping.is_set():
+                raise ClientGone
+            select.select([self.connection], [], [], min(left, 0.02))
+            if self._client_gone():
+                raise ClientGone
+
+
 @dataclass
-class FakeAI:
+class FakeAI(FakeServer):
     """The fake server; see the module docstring."""
 
     default: Reply = field(default_factory=Reply)
     requests: list[RecordedRequest] = field(default_factory=list)
 
+    protocol_version: ClassVar[str] = "HTTP/1.1"
+    handler_class: ClassVar[type[FakeHandler]] = _Handler
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
         self._ids = itertools.count(1)
 
     # --- scripting ----------------------------------------------------------------------------
@@ -154,33 +209,6 @@ class FakeAI:
         with self._lock:
             return self._script.popleft() if self._script else self.default
 
-    # --- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> None:
-        """Listen on a free local port and serve in a daemon thread."""
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        """Stop serving; hanging answers give up at once."""
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:<port>`."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
     # --- assertions ---------------------------------------------------------------------------
     def wait_for_disconnect(self, index: int = -1, timeout: float = 5.0) -> bool:
         """Whether request `index`'s client went away within `timeout` seconds."""
@@ -190,113 +218,46 @@ class FakeAI:
         """The paths of the requests received, in order."""
         return [request.path for request in self.requests]
 
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: FakeAI
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+    # --- serving ------------------------------------------------------------------------------
+    def serve(self, handler: FakeHandler, request: Request) -> None:
+        """Answer one request with the next scripted reply, as JSON or as a stream."""
+        assert isinstance(handler, _Handler)
         try:
-            body = json.loads(raw or b"{}")
+            body = request.json()
         except ValueError:
             body = {}
-        path = self.path.split("?", 1)[0]
-        record = RecordedRequest(
-            path=path, headers={k.lower(): v for k, v in self.headers.items()}, body=body
-        )
-        self.owner.requests.append(record)
+        path = request.path
+        record = RecordedRequest(path=path, headers=request.headers, body=body)
+        self.requests.append(record)
         if path.endswith("/chat/completions"):
             api = "openai"
         elif path.endswith("/messages"):
             api = "anthropic"
         else:
-            self._json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
+            handler.send_json(404, {"error": {"message": f"no route {path}", "type": "not_found"}})
             record.completed.set()
             return
-        reply = self.owner._next()
+        reply = self._next()
         try:
             if reply.hang:
-                self._wait(reply.hang)
+                handler.wait(reply.hang)
             if reply.status != 200:
-                self._json(reply.status, _error_body(api, reply.status, reply.message))
+                handler.send_json(reply.status, _error_body(api, reply.status, reply.message))
             elif not record.stream:
-                self._json(
+                handler.send_json(
                     200,
-                    _openai_json(self.owner, body, reply)
+                    _openai_json(self, body, reply)
                     if api == "openai"
-                    else (_anthropic_json(self.owner, body, reply)),
+                    else (_anthropic_json(self, body, reply)),
                 )
             elif api == "openai":
-                self._sse(_openai_events(self.owner, body, reply), reply)
+                handler.sse(_openai_events(self, body, reply), reply)
             else:
-                self._sse(_anthropic_events(self.owner, body, reply), reply)
+                handler.sse(_anthropic_events(self, body, reply), reply)
             record.completed.set()
         except (ClientGone, OSError):
             record.disconnected.set()
-            self.close_connection = True
-
-    # --- writing ------------------------------------------------------------------------------
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def _sse(self, events: Iterator[tuple[str | None, str] | None], reply: Reply) -> None:
-        """Write `events` as chunked SSE; a None event is a pause point between text chunks."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self.wfile.flush()
-        for event in events:
-            if event is None:
-                if reply.chunk_delay:
-                    self._wait(reply.chunk_delay)
-                continue
-            if event == ("", "__break__"):
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            name, data = event
-            text = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
-            self._chunk(text.encode())
-        self._chunk(b"")
-
-    def _chunk(self, data: bytes) -> None:
-        if self._client_gone():
-            raise ClientGone
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
-
-    def _client_gone(self) -> bool:
-        """True when the peer closed its end (readable with nothing to read)."""
-        readable, _, _ = select.select([self.connection], [], [], 0)
-        if not readable:
-            return False
-        try:
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-
-    def _wait(self, seconds: float) -> None:
-        """Sleep `seconds`, returning early (ClientGone) when the client goes away."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            if self.owner._stopping.is_set():
-                raise ClientGone
-            select.select([self.connection], [], [], min(left, 0.02))
-            if self._client_gone():
-                raise ClientGone
+            handler.close_connection = True
 
 
 def _error_body(api: str, status: int, message: str) -> dict[str, Any]:
@@ -443,17 +404,6 @@ class BrokenCache(BaseCache):
     get_many = set_many = delete_many = _down
 
 
-@contextlib.contextmanager
-def running_fake_ai(default: Reply | None = None) -> Iterator[FakeAI]:
-    """A started `FakeAI`, stopped on exit."""
-    fake = FakeAI(default=default or Reply())
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
 def point_provider(settings: Any, provider: str, fake: FakeAI) -> None:
     """Give `provider` (openai, anthropic, gemini) a test key and `fake`'s base URL."""
     if provider == "openai":
@@ -504,6 +454,5 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "point_provider",
-    "running_fake_ai",
     "use_fake_ai",
 ]

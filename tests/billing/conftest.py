@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.billing import fake_stripe
-from tests.billing.fake_stripe import FakeStripe, sign
+from tests.billing.stripe import fake_stripe
+from tests.billing.stripe.fake_stripe import FakeStripe, sign
 
 WEBHOOK_URL = "/api/v1/public/webhooks/stripe"
 MONTHLY = "price_pro_monthly"
@@ -22,7 +22,7 @@ BILLING_ORIGIN = "https://billing.example.com"
 @pytest.fixture
 def stripe_fake(settings: Any) -> Iterator[FakeStripe]:
     """Stripe configured against a running fake, with the pro and enterprise prices in it."""
-    for fake in fake_stripe.running():
+    with FakeStripe.running() as fake:
         fake.add_product("prod_pro", name="Pro")
         fake.add_product("prod_enterprise", name="Enterprise", metadata={"plan": "enterprise"})
         fake.add_price(MONTHLY, product="prod_pro", unit_amount=2500)

@@ -40,9 +40,9 @@ def test_migrate_syncs_the_declared_schedule(settings):
     assert all(
         row.enabled and row.description.startswith(DECLARED) for row in PeriodicTask.objects.all()
     )
-    flush = task("billing-flush-usage-counters")
+    flush = task("usage-flush-counters")
     assert (flush.task, flush.interval.every, flush.interval.period) == (
-        "billing.tasks.flush_usage_counters",
+        "usage.tasks.flush_usage_counters",
         1,
         IntervalSchedule.MINUTES,
     )
@@ -61,14 +61,14 @@ def test_migrate_syncs_the_declared_schedule(settings):
         "files-purge-expired-uploads": ("0", "3", "sun", "UTC"),
         "webhooks-purge-old-events": ("30", "3", "sun", "UTC"),
     }
-    report = task("billing-send-daily-usage-report")
+    report = task("console-send-daily-report")
     assert (
         report.task,
         report.crontab.hour,
         report.crontab.minute,
         report.crontab.day_of_week,
     ) == (
-        "billing.tasks.send_daily_usage_report",
+        "console.tasks.send_daily_report",
         "9",
         "0",
         "*",

@@ -12,11 +12,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import DataExport, EmailMessage
-from billing.usage import usage_record
+from accounts.models import DataExport
 from files.models import File
+from notifications.models import EmailMessage
 from tests.billing.factories import EntitlementFactory
 from tests.factories import ProjectFactory, UserFactory
+from usage.services import usage_record
 
 EXPORT = "/api/v1/app/users/me/export"
 LINK = re.compile(r"https?://\S+")

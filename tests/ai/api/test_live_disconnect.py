@@ -13,7 +13,7 @@ import pytest
 
 from accounts.tokens import mint_development_token
 from ai.models import AIUsage
-from tests.ai.fakes import OPENAI_KEY, running_fake_ai
+from tests.ai.fakes import OPENAI_KEY, FakeAI
 from tests.live import live_server
 
 CHAT = "/api/v1/app/ai/chat"
@@ -49,7 +49,7 @@ def _wait_for_rows(database_url: str, user_id: str) -> list[tuple[str, bool, int
 def test_a_client_disconnect_cancels_the_upstream_call(live_database_url):
     subject = f"live|{uuid.uuid4()}"
     token = mint_development_token(email="stream@example.com", subject=subject)
-    with running_fake_ai() as fake:
+    with FakeAI.running() as fake:
         fake.reply(" ".join(f"word{n}" for n in range(100)), chunk_delay=0.2)
         env = {
             "DATABASE_URL": live_database_url,

@@ -9,7 +9,7 @@ import pytest
 
 from ai.models import AIUsage
 from tests.ai.api.conftest import close_response, sse_events
-from tests.ai.fakes import running_fake_ai, use_fake_ai
+from tests.ai.fakes import FakeAI, use_fake_ai
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ CHAT = "/api/v1/app/ai/chat"
 
 @pytest.fixture
 def openai_fake(settings):
-    with running_fake_ai() as fake:
+    with FakeAI.running() as fake:
         use_fake_ai(settings, fake, "openai")
         yield fake
 
@@ -26,7 +26,7 @@ def openai_fake(settings):
 @pytest.fixture
 def openai_then_anthropic(settings):
     """openai (default) and anthropic (fallback), each on its own fake."""
-    with running_fake_ai() as openai, running_fake_ai() as anthropic:
+    with FakeAI.running() as openai, FakeAI.running() as anthropic:
         use_fake_ai(settings, openai, "openai", "anthropic")
         settings.ANTHROPIC_BASE_URL = anthropic.url
         yield openai, anthropic

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.ai.fakes import FakeAI, point_provider, running_fake_ai, use_fake_ai
+from tests.ai.fakes import FakeAI, point_provider, use_fake_ai
 
 
 @pytest.fixture
 def fakes(settings: Any) -> Iterator[dict[str, FakeAI]]:
     """{"openai": fake, "anthropic": fake, "gemini": fake}, each serving its provider."""
-    with running_fake_ai() as openai, running_fake_ai() as anthropic, running_fake_ai() as gemini:
+    with FakeAI.running() as openai, FakeAI.running() as anthropic, FakeAI.running() as gemini:
         use_fake_ai(settings, openai, "openai")
         point_provider(settings, "anthropic", anthropic)
         point_provider(settings, "gemini", gemini)

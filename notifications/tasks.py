@@ -1,0 +1,14 @@
+"""Background work for notifications: sending the email outbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from config.celery import is_final_attempt, retrying_task
+from notifications.services import email_deliver
+
+
+@retrying_task(max_retries=settings.EMAIL_SEND_MAX_RETRIES)
+def send_email(message_id: str) -> str:
+    """Send one outbox email; retried with back-off, then marked failed. Safe to run twice."""
+    return email_deliver(message_id=message_id, final_attempt=is_final_attempt())
