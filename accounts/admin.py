@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from accounts.models import DataExport, User
 from accounts.services import users_delete, users_set_active
+from config.admin import NoEditAdmin
 
 
 class StaffUserCreationForm(BaseUserCreationForm):
@@ -133,8 +134,8 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(DataExport)
-class DataExportAdmin(admin.ModelAdmin):
-    """Data exports users asked for (read only)."""
+class DataExportAdmin(NoEditAdmin):
+    """Data exports users asked for (read only, but deletable)."""
 
     list_display = ("user", "status", "created_at", "completed_at")
     list_filter = ("status",)
@@ -143,9 +144,3 @@ class DataExportAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     readonly_fields = ("id", "user", "status", "file", "error", "created_at", "completed_at")
     fields = readonly_fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: DataExport | None = None) -> bool:
-        return False

@@ -62,11 +62,11 @@ class UserQuerySet(models.QuerySet["User"]):
         return result
 
 
-_UserManagerBase = BaseUserManager.from_queryset(UserQuerySet)
-
-
-class UserManager(_UserManagerBase):
+class UserManager(BaseUserManager["User"]):
     """Creates staff accounts for the admin; API users are created from token claims."""
+
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
 
     use_in_migrations = True
 

@@ -58,7 +58,11 @@ def register(
     if name in _holders:
         raise ValueError(f"Personal data of {name!r} is already registered")
     _holders[name] = _Holder(export=export, erase=erase)
-    return lambda: _holders.pop(name, None) and None
+
+    def unregister() -> None:
+        _holders.pop(name, None)
+
+    return unregister
 
 
 def register_archive(store: ArchiveStore) -> Callable[[], None]:

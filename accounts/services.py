@@ -55,15 +55,13 @@ def _valid_or_none(value: str | None, validator: Any, max_length: int) -> str | 
 
 
 def profile_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
-    """The profile fields a token carries, in Supabase, Clerk, Auth0 or plain OIDC style."""
-    email = _valid_or_none(_first_claim(claims, "email"), EmailValidator(), 320)
-    full_name = _first_claim(claims, "name", "full_name")
-    avatar = _first_claim(claims, "picture", "avatar_url")
-    return {
-        "email": (email or "").lower(),
-        "full_name": full_name[:255] if full_name else None,
-        "avatar_url": _valid_or_none(avatar, URLValidator(), 2048),
-    }
+    """The profile fields a token carries, in Supabase, Clerk, Auth0 or plain OIDC style,
+    cleaned as the identity provider's webhooks are (`identity_profile`)."""
+    return identity_profile(
+        email=_first_claim(claims, "email"),
+        full_name=_first_claim(claims, "name", "full_name"),
+        avatar_url=_first_claim(claims, "picture", "avatar_url"),
+    )
 
 
 def user_get_or_create_from_claims(*, claims: Mapping[str, Any]) -> User:
@@ -180,7 +178,8 @@ def users_delete(*, users: QuerySet[User]) -> int:
 def identity_profile(
     *, email: str | None, full_name: str | None, avatar_url: str | None
 ) -> dict[str, Any]:
-    """The profile fields to store from an identity provider's values.
+    """The profile fields to store from an identity provider's values: the one cleaning of
+    token claims (`profile_from_claims`) and of the provider's webhooks (`user_sync_from_identity`).
 
     The email is stripped, lower-cased and kept only when valid (else empty, as the column holds
     no null); a blank name is None, a long one is cut to 255 characters; an avatar that is not a

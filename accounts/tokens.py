@@ -1,26 +1,22 @@
 """Local verification of the identity provider's access tokens (API.md §4).
 
 HS256 with `AUTH_JWT_SECRET` and/or RS256/ES256 with the keys of `AUTH_JWKS_URL`. Only the
-algorithm families that are configured are accepted, `none` never is. The JWKS is cached and
-fetched again for an unknown `kid` at most once per `AUTH_JWKS_MIN_REFRESH_SECONDS`.
+algorithm families that are configured are accepted, `none` never is. The JWKS is cached for
+`AUTH_JWKS_CACHE_SECONDS` and fetched again for an unknown `kid` at most once per
+`AUTH_JWKS_MIN_REFRESH_SECONDS` (`config.keysets`); it is forgotten when settings change.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
 import time
 from typing import Any
 
 import jwt
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
-from config.errors import AuthenticationError, ServiceUnavailableError
-
-logger = logging.getLogger(__name__)
+from config.errors import AuthenticationError
+from config.keysets import KeySet, parse_jwks, shared_key_set
 
 HMAC_ALGORITHMS = ("HS256",)
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
@@ -35,78 +31,17 @@ class InvalidToken(AuthenticationError):
         self.reason = reason
 
 
-class JWKSKeys:
-    """The provider's public keys, fetched on demand and cached.
-
-    An unknown `kid` triggers a refetch (key rotation), but never more often than the minimum
-    refresh interval, so tokens with made-up key ids cannot turn the API into a JWKS hammer.
-    """
-
-    def __init__(self, url: str, *, cache_seconds: int, min_refresh_seconds: int, timeout: int):
-        self.url = url
-        self.cache_seconds = cache_seconds
-        self.min_refresh_seconds = min_refresh_seconds
-        self._client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=timeout)
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
-        self._lock = threading.Lock()
-
-    def get(self, kid: str | None) -> jwt.PyJWK:
-        """The key for `kid` (the only key when the token names none)."""
-        now = time.monotonic()
-        with self._lock:
-            stale = now - self._fetched_at > self.cache_seconds
-            missing = kid not in self._keys if kid else len(self._keys) != 1
-            may_refresh = now - self._fetched_at >= self.min_refresh_seconds
-            if stale or (missing and may_refresh):
-                self._refresh(now)
-            if kid is None and len(self._keys) == 1:
-                return next(iter(self._keys.values()))
-            key = self._keys.get(kid or "")
-        if key is None:
-            raise InvalidToken("Token signed with an unknown key", reason="unknown_kid")
-        return key
-
-    def _refresh(self, now: float) -> None:
-        try:
-            jwk_set = self._client.get_jwk_set(refresh=True)
-        except jwt.PyJWTError as exc:
-            logger.error("could not fetch JWKS from %s: %s", self.url, exc)
-            if not self._keys:
-                raise ServiceUnavailableError(
-                    "Token keys are unavailable", details={"service": "jwks"}
-                ) from exc
-            return
-        finally:
-            self._fetched_at = now
-        self._keys = {key.key_id or "": key for key in jwk_set.keys}
-
-
-_jwks_keys: JWKSKeys | None = None
-_jwks_lock = threading.Lock()
-
-
-def jwks_keys() -> JWKSKeys:
-    """The process-wide JWKS cache for the configured URL."""
-    global _jwks_keys
-    with _jwks_lock:
-        if _jwks_keys is None or _jwks_keys.url != settings.AUTH_JWKS_URL:
-            _jwks_keys = JWKSKeys(
-                settings.AUTH_JWKS_URL,
-                cache_seconds=settings.AUTH_JWKS_CACHE_SECONDS,
-                min_refresh_seconds=settings.AUTH_JWKS_MIN_REFRESH_SECONDS,
-                timeout=settings.AUTH_JWKS_TIMEOUT_SECONDS,
-            )
-        return _jwks_keys
-
-
-@receiver(setting_changed)
-def _forget_keys_on_settings_change(*, setting: str, **kwargs: Any) -> None:
-    """Drop cached keys when the AUTH_* settings change (tests and reconfiguration)."""
-    global _jwks_keys
-    if setting.startswith("AUTH_"):
-        with _jwks_lock:
-            _jwks_keys = None
+def jwks_keys() -> KeySet[jwt.PyJWK]:
+    """The process-wide JWKS cache for the configured URL (`config.keysets`)."""
+    return shared_key_set(
+        settings.AUTH_JWKS_URL,
+        parse=parse_jwks,
+        service="jwks",
+        timeout=settings.AUTH_JWKS_TIMEOUT_SECONDS,
+        min_refresh_seconds=settings.AUTH_JWKS_MIN_REFRESH_SECONDS,
+        lifetime=settings.AUTH_JWKS_CACHE_SECONDS,
+        unavailable_message="Token keys are unavailable",
+    )
 
 
 def _signing_key(header: dict[str, Any]) -> tuple[Any, list[str]]:
@@ -115,6 +50,8 @@ def _signing_key(header: dict[str, Any]) -> tuple[Any, list[str]]:
         return settings.AUTH_JWT_SECRET, [algorithm]
     if algorithm in ASYMMETRIC_ALGORITHMS and settings.AUTH_JWKS_URL:
         key = jwks_keys().get(header.get("kid"))
+        if key is None:
+            raise InvalidToken("Token signed with an unknown key", reason="unknown_kid")
         return key.key, [algorithm]
     raise InvalidToken(f"Token algorithm {algorithm!r} is not accepted", reason="algorithm")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +12,7 @@ from accounts.exports import data_export_request
 from accounts.serializers import DataExportOutput, UserOutput, UserUpdateInput
 from accounts.services import user_deactivate, user_update_profile
 from config.api import validated
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 
 
 class UserMeView(APIView):
@@ -52,11 +52,12 @@ class UserExportView(APIView):
         request=None,
         responses={
             202: DataExportOutput,
-            429: OpenApiResponse(
-                ErrorEnvelope,
-                description="RATE_LIMIT_EXCEEDED: an export was requested less than "
-                "EXPORT_MIN_INTERVAL_SECONDS (10 minutes) ago; `details.retry_after` and the "
-                "Retry-After header say when to ask again.",
+            **error_responses(
+                {
+                    429: "RATE_LIMIT_EXCEEDED: an export was requested less than "
+                    "EXPORT_MIN_INTERVAL_SECONDS (10 minutes) ago; `details.retry_after` and the "
+                    "Retry-After header say when to ask again."
+                }
             ),
         },
         summary="Export my data",

@@ -15,19 +15,7 @@ from django.utils.html import format_html
 
 from ai.models import AIUsage, AIUserUsage
 from ai.selectors import ai_user_totals, month_start
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Staff may look, never edit: these rows are a record of what happened."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(AIUsage)

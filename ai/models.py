@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import User
+from config.models import OwnedQuerySet
 
 PROVIDER_MAX_LENGTH = 32
 MODEL_MAX_LENGTH = 128
 ERROR_CODE_MAX_LENGTH = 64
+
+
+class AIUsageQuerySet(OwnedQuerySet["AIUsage"]):
+    owner_field = "user"
 
 
 class AIUsage(models.Model):
@@ -19,6 +26,8 @@ class AIUsage(models.Model):
     Every call records exactly one row, failed calls included (zero tokens when nothing was
     generated). `cost_estimate` is in USD, from `settings.AI_MODEL_PRICES` at the time of the call.
     """
+
+    objects: ClassVar[AIUsageQuerySet] = AIUsageQuerySet.as_manager()  # type: ignore[assignment]
 
     class Endpoint(models.TextChoices):
         COMPLETIONS = "completions", "POST /ai/completions"

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -61,6 +62,8 @@ from config.errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MODEL_OWNERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(gpt-|chatgpt-|o1|o3|o4)"), "openai"),
@@ -130,7 +133,10 @@ class _Attempts:
     def __init__(self) -> None:
         self.failures: list[dict[str, Any]] = []
 
-    def skipped(self, step: Step) -> None:
+    def allow(self, step: Step) -> bool:
+        """Whether `step`'s breaker lets it be called; a step skipped counts as a failure."""
+        if breaker.allow(step.provider):
+            return True
         logger.warning(
             "AI provider %s skipped: circuit open",
             step.provider,
@@ -139,6 +145,27 @@ class _Attempts:
         self.failures.append(
             {"provider": step.provider, "model": step.model, "error": "circuit_open"}
         )
+        return False
+
+    def run(self, step: Step, call: Callable[[], T]) -> T | None:
+        """`call()`'s result, with its outcome told to `step`'s breaker.
+
+        None when the provider failed (recorded here: the next step may serve); a refusal is
+        raised as `BadRequestError`; anything else (a bug, `GeneratorExit`) gives the breaker's
+        probe back and propagates.
+        """
+        try:
+            result = call()
+        except ProviderRequestError as error:
+            raise _refused(step, error) from error
+        except ProviderError as error:
+            self.failed(step, error)
+            return None
+        except BaseException:
+            breaker.release(step.provider)
+            raise
+        breaker.record_success(step.provider)
+        return result
 
     def failed(self, step: Step, error: ProviderError) -> None:
         kind = _kind(error)
@@ -183,24 +210,19 @@ def complete(
     """A completion from the first provider of the plan that answers (see the module docstring)."""
     attempts = _Attempts()
     for step in plan(provider=provider, model=model or request.model):
-        if not breaker.allow(step.provider):
-            attempts.skipped(step)
+        if not attempts.allow(step):
             continue
-        try:
-            completion = registry.get_provider(step.provider).complete(
-                request, model=step.model, timeout=_timeout()
-            )
-        except ProviderRequestError as error:
-            raise _refused(step, error) from error
-        except ProviderError as error:
-            attempts.failed(step, error)
-            continue
-        except BaseException:
-            breaker.release(step.provider)
-            raise
-        breaker.record_success(step.provider)
-        return completion
+        completion = attempts.run(step, partial(_complete, step, request))
+        if completion is not None:
+            return completion
     raise attempts.final_error()
+
+
+def _complete(step: Step, request: CompletionRequest) -> Completion:
+    """`step`'s provider's completion of `request`."""
+    return registry.get_provider(step.provider).complete(
+        request, model=step.model, timeout=_timeout()
+    )
 
 
 def stream(
@@ -212,14 +234,13 @@ def stream(
     """
     attempts = _Attempts()
     for step in plan(provider=provider, model=model or request.model):
-        if not breaker.allow(step.provider):
-            attempts.skipped(step)
+        if not attempts.allow(step):
             continue
         upstream = registry.get_provider(step.provider).stream(
             request, model=step.model, timeout=_timeout()
         )
         try:
-            first = _first_text(step, upstream, attempts)
+            first = attempts.run(step, partial(_first_text, step, upstream))
             if first is None:
                 continue
             yield from _rest(step, first, upstream)
@@ -236,28 +257,16 @@ def _close(upstream: Iterator[StreamItem]) -> None:
         close()
 
 
-def _first_text(
-    step: Step, upstream: Iterator[StreamItem], attempts: _Attempts
-) -> list[StreamItem] | None:
-    """The items up to and including the first `TextDelta` (or the end), or None on failure."""
+def _first_text(step: Step, upstream: Iterator[StreamItem]) -> list[StreamItem]:
+    """The items up to and including the first `TextDelta` (or the end of the stream)."""
     items: list[StreamItem] = []
-    try:
-        for item in upstream:
-            items.append(item)
-            if isinstance(item, TextDelta):
-                break
-        else:
-            if not items:
-                raise ProviderUnavailable("empty stream", provider=step.provider)
-    except ProviderRequestError as error:
-        raise _refused(step, error) from error
-    except ProviderError as error:
-        attempts.failed(step, error)
-        return None
-    except BaseException:
-        breaker.release(step.provider)
-        raise
-    breaker.record_success(step.provider)
+    for item in upstream:
+        items.append(item)
+        if isinstance(item, TextDelta):
+            break
+    else:
+        if not items:
+            raise ProviderUnavailable("empty stream", provider=step.provider)
     return items
 
 

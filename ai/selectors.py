@@ -38,8 +38,10 @@ def next_month_start(*, now: datetime | None = None) -> datetime:
 
 def ai_tokens_used(*, user: User, since: datetime) -> int:
     """Total tokens of the user's AI calls from `since` on; one aggregate query."""
-    result = AIUsage.objects.filter(user=user, created_at__gte=since).aggregate(
-        tokens=Coalesce(Sum("total_tokens"), Value(0))
+    result = (
+        AIUsage.objects.for_owner(user)
+        .filter(created_at__gte=since)
+        .aggregate(tokens=Coalesce(Sum("total_tokens"), Value(0)))
     )
     return int(result["tokens"])
 
@@ -73,7 +75,7 @@ def ai_tokens_this_month(*, user: User) -> int:
 
 def ai_usage_list(*, user: User) -> QuerySet[AIUsage]:
     """The user's AI usage rows, newest first."""
-    return AIUsage.objects.filter(user=user).order_by("-created_at", "-id")
+    return AIUsage.objects.for_owner(user).order_by("-created_at", "-id")
 
 
 def ai_user_totals(*, since: datetime) -> QuerySet[AIUserUsage]:

@@ -17,6 +17,9 @@ cache counter, summed from `AIUsage` when missing); a user at or over their plan
 `ai_tokens_per_month` gets 429 QUOTA_EXCEEDED. Calls
 running at the same time are all let through, and the call that crosses the limit finishes, so a
 user can end a month slightly over it.
+
+Longer than most modules: completions, chats and streams share one call record and its usage
+bookkeeping, which reads best kept beside the three entry points that use it.
 """
 
 from __future__ import annotations

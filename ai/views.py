@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpResponseBase
@@ -12,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import authenticated_user
-from accounts.models import User
 from ai.models import AIUsage
-from ai.providers.base import CompletionRequest, Message
+from ai.providers.base import Message
 from ai.serializers import (
     AIStatusOutput,
     ChatInput,
@@ -32,7 +32,7 @@ from ai.services import (
 )
 from ai.sse import sse_response
 from config.api import validated
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 from config.throttling import AIRateThrottle, DefaultRateThrottle
 
 AI_THROTTLES = [DefaultRateThrottle, AIRateThrottle]
@@ -51,30 +51,19 @@ STREAM_EXAMPLE = (
     '"completion_tokens":2,"total_tokens":3},"finish_reason":"stop"}\n\ndata: [DONE]\n\n'
 )
 
-AI_ERRORS = {
-    400: OpenApiResponse(
-        ErrorEnvelope,
-        description="BAD_REQUEST: malformed JSON, or the provider refused the request.",
-    ),
-    429: OpenApiResponse(
-        ErrorEnvelope,
-        description=(
+AI_ERRORS = error_responses(
+    {
+        400: "BAD_REQUEST: malformed JSON, or the provider refused the request.",
+        429: (
             "RATE_LIMIT_EXCEEDED (RATE_LIMIT_AI or RATE_LIMIT_DEFAULT, with Retry-After), or "
             "QUOTA_EXCEEDED: the plan's monthly AI tokens are used up; details "
             '`{"limit": "ai_tokens_per_month", "used", "allowed", "resets_at"}`.'
         ),
-    ),
-    502: OpenApiResponse(
-        ErrorEnvelope,
-        description="EXTERNAL_SERVICE_ERROR: every provider tried failed; details.service.",
-    ),
-    503: OpenApiResponse(
-        ErrorEnvelope, description="SERVICE_UNAVAILABLE: no AI provider is configured."
-    ),
-    504: OpenApiResponse(
-        ErrorEnvelope, description="GATEWAY_TIMEOUT: the provider did not answer in time."
-    ),
-}
+        502: "EXTERNAL_SERVICE_ERROR: every provider tried failed; details.service.",
+        503: "SERVICE_UNAVAILABLE: no AI provider is configured.",
+        504: "GATEWAY_TIMEOUT: the provider did not answer in time.",
+    }
+)
 
 COMPLETION_RESPONSES: dict[Any, Any] = {
     (200, "application/json"): CompletionOutput,
@@ -89,15 +78,26 @@ COMPLETION_RESPONSES: dict[Any, Any] = {
 
 def _answer(
     request: Request,
+    data: dict[str, Any],
     *,
-    user: User,
     endpoint: str,
-    completion_request: CompletionRequest,
-    stream: bool = False,
+    messages: Sequence[Message],
     provider: str | None = None,
     model: str | None = None,
 ) -> HttpResponseBase:
-    """A Completion, or the started stream as server-sent events."""
+    """The answer to `messages` with the validated input's `temperature` and `max_tokens`: a
+    Completion, or (input `stream`) the started stream as server-sent events.
+
+    `provider` and `model` pin the call (routed chat); otherwise the input's `model`, if any,
+    is asked for and the router picks the provider.
+    """
+    user = authenticated_user(request)
+    completion_request = completion_request_build(
+        messages=messages,
+        model=model or data.get("model"),
+        temperature=data["temperature"],
+        max_tokens=data["max_tokens"],
+    )
     call: dict[str, Any] = {
         "user": user,
         "endpoint": endpoint,
@@ -105,7 +105,7 @@ def _answer(
         "provider": provider,
         "model": model,
     }
-    if stream:
+    if data.get("stream", False):
         return sse_response(
             ai_stream(**call),
             request_id=getattr(request._request, "request_id", None),
@@ -149,18 +149,7 @@ class AICompletionsView(APIView):
     def post(self, request: Request) -> HttpResponseBase:
         data = validated(CompletionInput, request.data)
         messages = [Message(role=m["role"], content=m["content"]) for m in data["messages"]]
-        return _answer(
-            request,
-            user=authenticated_user(request),
-            endpoint=AIUsage.Endpoint.COMPLETIONS,
-            completion_request=completion_request_build(
-                messages=messages,
-                model=data.get("model"),
-                temperature=data["temperature"],
-                max_tokens=data["max_tokens"],
-            ),
-            stream=data["stream"],
-        )
+        return _answer(request, data, endpoint=AIUsage.Endpoint.COMPLETIONS, messages=messages)
 
 
 class AIChatView(APIView):
@@ -181,15 +170,9 @@ class AIChatView(APIView):
         data = validated(ChatInput, request.data)
         return _answer(
             request,
-            user=authenticated_user(request),
+            data,
             endpoint=AIUsage.Endpoint.CHAT,
-            completion_request=completion_request_build(
-                messages=chat_messages_build(prompt=data["prompt"], system=data.get("system")),
-                model=data.get("model"),
-                temperature=data["temperature"],
-                max_tokens=data["max_tokens"],
-            ),
-            stream=data["stream"],
+            messages=chat_messages_build(prompt=data["prompt"], system=data.get("system")),
         )
 
 
@@ -212,14 +195,9 @@ class AIChatRoutedView(APIView):
         provider, model = ai_route(complexity=data["complexity"])
         return _answer(
             request,
-            user=authenticated_user(request),
+            data,
             endpoint=AIUsage.Endpoint.CHAT_ROUTED,
-            completion_request=completion_request_build(
-                messages=chat_messages_build(prompt=data["prompt"], system=data.get("system")),
-                model=model,
-                temperature=data["temperature"],
-                max_tokens=data["max_tokens"],
-            ),
+            messages=chat_messages_build(prompt=data["prompt"], system=data.get("system")),
             provider=provider,
             model=model,
         )

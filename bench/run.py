@@ -7,6 +7,9 @@ machine drift cancels out. Prints requests/second, p50/p99 latency, the ratio of
 the two ceilings of bench/ceilings.py, SQL statements per request and the workers' peak memory,
 and appends the figures to bench/README.md.
 
+One long script on purpose: seeding, the servers, the load and the report are read top to
+bottom as one procedure, and nothing outside `make bench` imports it.
+
 When the AI API is installed it also starts bench/fake_openai.py (an OpenAI-compatible server in
 its own process) as the server's `openai` provider, adds `POST /api/v1/app/ai/completions` to the
 table, measures the gateway's own latency per call (the same client calling through the API and

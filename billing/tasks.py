@@ -6,7 +6,7 @@ from django.conf import settings
 
 from billing.services import entitlements_expire_lapsed
 from billing.stripe import client as stripe_client
-from billing.stripe.services import stripe_events_reconcile
+from billing.stripe.events import stripe_events_reconcile
 from config.celery import retrying_task
 
 

@@ -21,14 +21,20 @@ from django_celery_results.models import TaskResult
 from config.celery import task_results_rerun
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A model staff may look at (and act on through actions) but not add, edit or delete."""
+class NoEditAdmin(admin.ModelAdmin):
+    """A model staff may look at, act on through actions and delete, but not add or edit: rows
+    the system writes (an outbox, exports)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(NoEditAdmin):
+    """A model staff may look at (and act on through actions) but not add, edit or delete: a
+    record of what happened."""
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

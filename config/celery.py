@@ -14,15 +14,22 @@ from __future__ import annotations
 import ast
 import json
 import os
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
 
-from celery import Celery, shared_task
+from celery import Celery, Task, shared_task
+from celery.exceptions import Retry
 from celery.signals import before_task_publish
 
 if TYPE_CHECKING:
     from django_celery_results.models import TaskResult
+
+    _Task = Task[Any, Any]
+else:
+    _Task = Task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -31,24 +38,82 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def retrying_task(*, max_retries: int = 5, **options: Any) -> Any:
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off: `base` seconds doubled per retry, capped at `ceiling`, jittered.
+
+    `base` and `ceiling` are seconds or the names of settings, read each time a countdown is
+    computed (so tests and operators can change them). Jitter "full" waits a random time up to
+    the delay; "equal" a random point in its upper half, so retries of work that failed together
+    spread out yet keep a minimum spacing.
+    """
+
+    base: float | str
+    ceiling: float | str
+    jitter: Literal["full", "equal"] = "full"
+
+    def countdown(self, *, retries: int) -> float:
+        """Seconds before the retry that follows `retries` earlier retries."""
+        base, ceiling = _seconds(self.base), _seconds(self.ceiling)
+        delay = float(min(ceiling, base * 2 ** min(retries, 32)))
+        if self.jitter == "equal":
+            return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
+        return random.uniform(0, delay)  # noqa: S311 - jitter, not a secret
+
+
+def _seconds(value: float | str) -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, value) if isinstance(value, str) else value)
+
+
+# Retries of `retrying_task`: 1, 2, 4, ... seconds up to CELERY_RETRY_BACKOFF_MAX, full jitter.
+TASK_BACKOFF = Backoff(base=1, ceiling="CELERY_RETRY_BACKOFF_MAX")
+
+
+class RetryingTask(_Task):
+    """The task class of `retrying_task`: a retry without a countdown (or eta) of its own waits
+    `backoff.countdown(...)` for the retries so far."""
+
+    backoff: Backoff = TASK_BACKOFF
+
+    def retry(
+        self,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        exc: Exception | None = None,
+        throw: bool = True,
+        eta: datetime | None = None,
+        countdown: float | None = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Retry:
+        """`Task.retry`, waiting the countdown of the task's back-off unless told otherwise."""
+        if eta is None and countdown is None:
+            countdown = self.backoff.countdown(retries=self.request.retries)
+        return super().retry(args, kwargs, exc, throw, eta, countdown, max_retries, **options)
+
+
+def retrying_task(
+    *, max_retries: int | None = 5, backoff: Backoff = TASK_BACKOFF, **options: Any
+) -> Any:
     """`shared_task` with the project's policy for work that may meet a passing failure.
 
     For tasks that call the outside world (storage, email, payment and store APIs). Acknowledged
     only after it ran, and sent again when its worker process dies mid-run (so tasks are
-    idempotent); retried on any exception with exponential back-off (1, 2, 4, ... seconds, capped
-    at CELERY_RETRY_BACKOFF_MAX_SECONDS) and full jitter, then recorded as failed. `options` go to
-    `shared_task` (e.g. `bind=True`, `dont_autoretry_for=(...)`, `queue="..."`).
+    idempotent); retried on any exception with exponential back-off (`backoff`, by default
+    `TASK_BACKOFF`: 1, 2, 4, ... seconds, capped at CELERY_RETRY_BACKOFF_MAX_SECONDS, full jitter),
+    then recorded as failed. `options` go to `shared_task` (e.g. `bind=True`,
+    `dont_autoretry_for=(...)`, `queue="..."`); a task that retries itself (`autoretry_for=()`)
+    gets the countdown of its back-off from `self.retry()`, or computes it with
+    `self.backoff.countdown(...)` first.
     """
-    from django.conf import settings
-
     policy: dict[str, Any] = {
+        "base": RetryingTask,
+        "backoff": backoff,
         "acks_late": True,
         "reject_on_worker_lost": True,
         "autoretry_for": (Exception,),
-        "retry_backoff": True,
-        "retry_backoff_max": settings.CELERY_RETRY_BACKOFF_MAX,
-        "retry_jitter": True,
         "max_retries": max_retries,
     }
     return shared_task(**{**policy, **options})

@@ -7,6 +7,7 @@ once, and start-up fails with a single message that lists every problem.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import re
 from collections.abc import Callable, Sequence
@@ -26,8 +27,9 @@ class EnvReader:
 
     def __init__(self, *, env_file: Path | None = None) -> None:
         self._env = environ.Env()
-        if env_file is not None and env_file.is_file():
-            environ.Env.read_env(str(env_file), overwrite=False)
+        if env_file is not None:
+            # A missing file is skipped by django-environ itself.
+            environ.Env.read_env(env_file, overwrite=False)
         self.problems: list[str] = []
 
     def is_set(self, name: builtins.str) -> builtins.bool:
@@ -50,7 +52,10 @@ class EnvReader:
         return self._read(name, default, lambda n: self._env.str(n).strip(), "a string")
 
     def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
-        """A boolean: true/false, yes/no, on/off or 1/0."""
+        """A boolean: true/false, yes/no, on/off or 1/0.
+
+        Parsed here: django-environ's `bool` reads anything it does not know as false.
+        """
 
         def cast(n: builtins.str) -> builtins.bool:
             raw = self._env.str(n).strip().lower()
@@ -78,7 +83,7 @@ class EnvReader:
         """A comma-separated list; blank items are dropped."""
         if not self.is_set(name):
             return list(default)
-        return [item.strip() for item in self._env.str(name).split(",") if item.strip()]
+        return [item for item in self._env.list(name, cast=builtins.str.strip) if item]
 
     def choice(
         self, name: builtins.str, choices: Sequence[builtins.str], default: builtins.str
@@ -115,3 +120,11 @@ class EnvReader:
                 f"Invalid configuration for ENVIRONMENT={environment} "
                 f"({len(self.problems)} problem(s)):\n{listed}"
             )
+
+
+def is_base64(text: str) -> bool:
+    """True when `text` is non-empty, strictly valid base64."""
+    try:
+        return bool(base64.b64decode(text, validate=True))
+    except ValueError:  # binascii.Error, or characters outside ASCII
+        return False

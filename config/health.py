@@ -12,7 +12,7 @@ from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from config.api import PublicAPIView, iso_utc
 from config.errors import AuthenticationError
 from config.metrics import metrics_exposition
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +155,7 @@ class MetricsView(PublicAPIView):
         ),
         responses={
             (200, "text/plain"): OpenApiTypes.STR,
-            401: OpenApiResponse(
-                ErrorEnvelope, description="AUTHENTICATION_ERROR: missing or wrong metrics token."
-            ),
+            **error_responses({401: "AUTHENTICATION_ERROR: missing or wrong metrics token."}),
         },
     )
     def get(self, request: Request) -> HttpResponse:

@@ -3,12 +3,41 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 from django.db import models
 from django.utils import timezone
 
+from config.errors import NotFoundError
+
 M = TypeVar("M", bound="SoftDeleteModel")
+T = TypeVar("T", bound=models.Model)
+
+
+class OwnedQuerySet(models.QuerySet[T], Generic[T]):
+    """Rows that belong to one user: the only way selectors reach a user's resources.
+
+    Every owned resource's default manager is built on this queryset, so scoping to the caller
+    is declared once: `Model.objects.for_owner(user)` for lists, `get_for_owner(...)` for one row
+    (a missing, malformed or someone else's id is the same 404). `owner_field` names the FK.
+    """
+
+    owner_field: ClassVar[str] = "owner"
+
+    def for_owner(self, owner: Any) -> Self:
+        """The rows of `owner` only."""
+        return self.filter(**{self.owner_field: owner})
+
+    def get_for_owner(self, *, owner: Any, pk: str, resource: str) -> T:
+        """`owner`'s row with primary key `pk` (a UUID); NotFoundError(resource, pk) otherwise."""
+        try:
+            key = uuid.UUID(pk)
+        except ValueError:
+            raise NotFoundError(resource, pk) from None
+        row = self.for_owner(owner).filter(pk=key).first()
+        if row is None:
+            raise NotFoundError(resource, pk)
+        return row
 
 
 class TimestampedModel(models.Model):
@@ -37,10 +66,13 @@ class AliveQuerySet(models.QuerySet[M], Generic[M]):
 
 
 class AliveManager(models.Manager[M]):
-    """The default manager: hides soft-deleted rows."""
+    """The default manager: hides soft-deleted rows. `AliveManager.from_queryset(...)` gives one
+    with a richer queryset (an `AliveQuerySet` that is also an `OwnedQuerySet`, say)."""
+
+    _queryset_class = AliveQuerySet
 
     def get_queryset(self) -> AliveQuerySet[M]:
-        return AliveQuerySet(self.model, using=self._db).filter(deleted_at__isnull=True)
+        return cast(AliveQuerySet[M], super().get_queryset().filter(deleted_at__isnull=True))
 
 
 class SoftDeleteModel(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
-from config.models import BaseModel
+from config.models import BaseModel, OwnedQuerySet
 
 
 class File(BaseModel):
@@ -20,6 +22,8 @@ class File(BaseModel):
         PENDING = "pending", "Pending"
         UPLOADED = "uploaded", "Uploaded"
         FAILED = "failed", "Failed"
+
+    objects: ClassVar[OwnedQuerySet[File]] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     # The composite indexes below start with the owner, so the FK needs no index of its own.
     owner = models.ForeignKey(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +9,6 @@ from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from config.errors import NotFoundError
 from files.models import File
 
 # Where data exports are stored among a user's files.
@@ -22,22 +20,15 @@ def file_get(*, owner: User, file_id: str, for_update: bool = False) -> File:
 
     `for_update` locks the row until the surrounding transaction ends.
     """
-    try:
-        pk = uuid.UUID(file_id)
-    except ValueError:
-        raise NotFoundError("File", file_id) from None
-    queryset = File.objects.filter(owner=owner, pk=pk)
+    queryset = File.objects.all()
     if for_update:
         queryset = queryset.select_for_update()
-    file = queryset.first()
-    if file is None:
-        raise NotFoundError("File", file_id)
-    return file
+    return queryset.get_for_owner(owner=owner, pk=file_id, resource="File")
 
 
 def file_list(*, owner: User, status: str | None = None) -> QuerySet[File]:
     """The owner's files, newest first, optionally only those with `status`."""
-    queryset = File.objects.filter(owner=owner)
+    queryset = File.objects.for_owner(owner)
     if status is not None:
         queryset = queryset.filter(status=status)
     return queryset.order_by("-created_at", "-id")
@@ -45,23 +36,27 @@ def file_list(*, owner: User, status: str | None = None) -> QuerySet[File]:
 
 def file_storage_used(*, owner: User) -> int:
     """Bytes the owner's confirmed uploads take up in storage."""
-    used: int = File.objects.filter(owner=owner, status=File.Status.UPLOADED).aggregate(
-        total=Coalesce(Sum("size"), 0)
-    )["total"]
+    used: int = (
+        File.objects.for_owner(owner)
+        .filter(status=File.Status.UPLOADED)
+        .aggregate(total=Coalesce(Sum("size"), 0))["total"]
+    )
     return used
 
 
 def file_storage_pending(*, owner: User, since: datetime) -> int:
     """Bytes announced for the owner's pending uploads started at or after `since`."""
-    pending: int = File.objects.filter(
-        owner=owner, status=File.Status.PENDING, created_at__gte=since
-    ).aggregate(total=Coalesce(Sum("declared_size"), 0))["total"]
+    pending: int = (
+        File.objects.for_owner(owner)
+        .filter(status=File.Status.PENDING, created_at__gte=since)
+        .aggregate(total=Coalesce(Sum("declared_size"), 0))["total"]
+    )
     return pending
 
 
 def export_files(*, owner: User) -> QuerySet[File]:
     """The owner's stored data exports (files the export made, not uploads)."""
-    return File.objects.filter(owner=owner, key__startswith=EXPORT_KEY_PREFIX)
+    return File.objects.for_owner(owner).filter(key__startswith=EXPORT_KEY_PREFIX)
 
 
 def file_export_rows(*, owner: User) -> list[dict[str, Any]]:

@@ -7,12 +7,7 @@ from typing import Any
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -22,7 +17,7 @@ from rest_framework.views import APIView
 from accounts.authentication import authenticated_user
 from config.api import PublicAPIView, validated
 from config.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 from config.pagination import PAGE_PARAMETERS, page_of, paginate
 from files.models import File
 from files.selectors import file_get, file_list
@@ -83,7 +78,7 @@ class FileConfirmView(APIView):
         request=FileConfirmInput,
         responses={
             200: FileOutput,
-            404: OpenApiResponse(ErrorEnvelope, description="NOT_FOUND: missing or not mine."),
+            **error_responses({404: "NOT_FOUND: missing or not mine."}),
         },
         summary="Confirm an upload",
         description=(
@@ -137,7 +132,7 @@ class FileDownloadUrlView(APIView):
         parameters=[FILE_ID],
         responses={
             200: FileDownloadOutput,
-            400: OpenApiResponse(ErrorEnvelope, description="BAD_REQUEST: not uploaded."),
+            **error_responses({400: "BAD_REQUEST: not uploaded."}),
         },
         summary="Get a download link",
     )
@@ -204,7 +199,7 @@ class LocalUploadView(PublicAPIView):
         },
         responses={
             204: None,
-            403: OpenApiResponse(ErrorEnvelope, description="Tampered, expired or spent link."),
+            **error_responses({403: "Tampered, expired or spent link."}),
         },
         summary="Upload to local storage",
         description=(
@@ -236,8 +231,7 @@ class LocalDownloadView(PublicAPIView):
         parameters=[TOKEN],
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            403: OpenApiResponse(ErrorEnvelope, description="Tampered or expired link."),
-            404: OpenApiResponse(ErrorEnvelope, description="The file is gone."),
+            **error_responses({403: "Tampered or expired link.", 404: "The file is gone."}),
         },
         summary="Download from local storage",
         description="The `download_url` of a locally stored file; served as an attachment.",

@@ -7,12 +7,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.admin import NoEditAdmin
 from notifications.models import EmailMessage
 from notifications.services import emails_retry
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
+class EmailMessageAdmin(NoEditAdmin):
     """The outbox: every email sent or being sent; failed ones can be queued again."""
 
     list_display = ("to", "template", "subject", "status", "attempts", "sent_at", "created_at")
@@ -40,12 +41,6 @@ class EmailMessageAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ("retry_emails",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: EmailMessage | None = None) -> bool:
-        return False
 
     @admin.action(description="Retry selected failed emails", permissions=["view"])
     def retry_emails(self, request: HttpRequest, queryset: QuerySet[EmailMessage]) -> None:

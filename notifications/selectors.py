@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from typing import Any
+
 from django.db.models import QuerySet
 
 from notifications.models import EmailMessage
 
 
-def email_list(*, user: AbstractBaseUser) -> QuerySet[EmailMessage]:
+def email_list(*, user: Any) -> QuerySet[EmailMessage]:
     """The emails about `user`, newest first."""
     return EmailMessage.objects.filter(user=user).order_by("-created_at")
 

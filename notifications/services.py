@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any, Literal
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import engines
@@ -60,7 +59,7 @@ def _render(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def email_send(
-    *, to: str, template: str, context: dict[str, Any], user: AbstractBaseUser | None = None
+    *, to: str, template: str, context: dict[str, Any], user: Any = None
 ) -> EmailMessage:
     """Queue an email: render it, record the outbox row, and send it after commit.
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from config.models import SoftDeleteModel
+from config.models import AliveManager, AliveQuerySet, OwnedQuerySet, SoftDeleteModel
 
 NAME_MAX_LENGTH = 255
 DESCRIPTION_MAX_LENGTH = 2000
 
 
+# The stubs' generated `as_manager` signatures of the two bases clash; the class is sound.
+class ProjectQuerySet(AliveQuerySet["Project"], OwnedQuerySet["Project"]):  # type: ignore[override]
+    """Live projects, scoped to their owner."""
+
+
+ProjectManager = AliveManager.from_queryset(ProjectQuerySet)
+
+
 class Project(SoftDeleteModel):
     """A named project owned by one user; deleting it only hides it (staff can restore)."""
+
+    objects: ClassVar[ProjectManager[Project]] = ProjectManager()  # type: ignore[assignment]
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"

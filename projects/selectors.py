@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db.models import QuerySet
 
 from accounts.models import User
-from config.errors import NotFoundError
 from projects.models import Project
 
 PROJECT_FIELDS = ("id", "name", "description", "owner_id", "created_at", "updated_at")
@@ -20,7 +18,7 @@ def project_list(*, owner: User, search: str | None = None) -> QuerySet[Project,
     `search` keeps names containing it, case-insensitively and literally (`%` and `_` match
     themselves). Rows rather than model instances: the list is the hot path.
     """
-    projects = Project.objects.filter(owner=owner)
+    projects = Project.objects.for_owner(owner)
     if search:
         projects = projects.filter(name__icontains=search)
     return projects.order_by("-created_at", "-id").values(*PROJECT_FIELDS)
@@ -28,11 +26,4 @@ def project_list(*, owner: User, search: str | None = None) -> QuerySet[Project,
 
 def project_get(*, owner: User, project_id: str) -> Project:
     """The owner's live project; NotFoundError for missing, deleted, foreign or malformed ids."""
-    try:
-        key = uuid.UUID(project_id)
-    except ValueError:
-        raise NotFoundError("Project", project_id) from None
-    project = Project.objects.filter(owner=owner, pk=key).first()
-    if project is None:
-        raise NotFoundError("Project", project_id)
-    return project
+    return Project.objects.get_for_owner(owner=owner, pk=project_id, resource="Project")

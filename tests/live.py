@@ -1,15 +1,10 @@
-"""Start the real production server (gunicorn) as a separate process for a test."""
+"""Start the real production server (gunicorn) as a separate process for a test, and talk to it."""
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,16 +13,7 @@ from pathlib import Path
 
 from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-_LOG_DIR = Path(tempfile.mkdtemp(prefix="groundwork-live-"))
-atexit.register(shutil.rmtree, _LOG_DIR, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import BASE_DIR, HEALTH, gunicorn
 
 
 def test_database_url() -> str:
@@ -41,39 +27,14 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def live_server(env: dict[str, str], *, wait_path: str = "/api/v1/public/health") -> Iterator[str]:
+def live_server(env: dict[str, str], *, wait_path: str = HEALTH) -> Iterator[str]:
     """Run gunicorn with `env` layered over ours; yields its base URL, stops it afterwards.
 
     What the server prints (its logs) can be read with `read_log(url)`.
     """
-    port = free_port()
-    log_path = _LOG_DIR / f"server-{port}.log"
-    full_env = {**os.environ, "ENVIRONMENT": "test", **env}
-    command = [
-        str(GUNICORN),
-        "config.wsgi:application",
-        f"--bind=127.0.0.1:{port}",
-        "--workers=1",
-        "--threads=2",
-        "--worker-class=gthread",
-        "--log-level=warning",
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    _LOGS[url] = log_path
-    try:
-        _wait_until_up(url + wait_path, process, log_path)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with gunicorn(env, ready_path=wait_path) as server:
+        _LOGS[server.url] = server.log_path
+        yield server.url
 
 
 _LOGS: dict[str, Path] = {}
@@ -82,21 +43,6 @@ _LOGS: dict[str, Path] = {}
 def read_log(url: str) -> str:
     """Everything the server at `url` has printed so far."""
     return _LOGS[url].read_text(errors="replace")
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text(errors='replace')}")
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answered
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not start:\n{log_path.read_text(errors='replace')}")
 
 
 def request(

@@ -27,7 +27,11 @@ def register_gauge(name: str, *, read: Callable[[Any], int]) -> Callable[[], Non
     if name in _gauges:
         raise ValueError(f"Usage gauge {name!r} is already registered")
     _gauges[name] = read
-    return lambda: _gauges.pop(name, None) and None
+
+    def unregister() -> None:
+        _gauges.pop(name, None)
+
+    return unregister
 
 
 def register_limits(*, read: Reader) -> Callable[[], None]:

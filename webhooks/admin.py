@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from config.admin import ReadOnlyAdmin
 from webhooks.models import WebhookEvent
 from webhooks.services import webhook_replay
 
 
+# The ledger is a record of what providers sent: no one adds, edits or deletes events.
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = (
         "event_id",
         "provider",
@@ -49,21 +52,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         ("Payload", {"fields": ("payload_pretty",)}),
         ("Raw body", {"fields": ("raw_body",), "classes": ("collapse",)}),
     )
-    readonly_fields = (
-        "id",
-        "provider",
-        "event_id",
-        "event_type",
-        "status",
-        "attempts",
-        "last_error",
-        "received_at",
-        "processed_at",
-        "next_retry_at",
-        "updated_at",
-        "payload_pretty",
-        "raw_body",
-    )
+    readonly_fields = tuple(flatten_fieldsets(fieldsets))
 
     @admin.display(description="payload")
     def payload_pretty(self, event: WebhookEvent) -> SafeString:
@@ -77,13 +66,3 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_webhookevent")
-
-    # The ledger is a record of what providers sent: no one adds, edits or deletes events.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
-        return False

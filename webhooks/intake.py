@@ -32,7 +32,7 @@ from rest_framework.response import Response
 
 from config.api import PublicAPIView
 from config.errors import BadRequestError, ServiceUnavailableError
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 from webhooks.models import WebhookEvent
 from webhooks.services import webhook_receive
 
@@ -116,18 +116,14 @@ class WebhookIntakeView(PublicAPIView):
             200: OpenApiResponse(
                 WebhookAck, description="The event is stored (now or by an earlier delivery)."
             ),
-            400: OpenApiResponse(
-                ErrorEnvelope,
-                description="BAD_REQUEST: the signature or the payload cannot be verified; "
-                "nothing is stored.",
-            ),
-            401: OpenApiResponse(
-                ErrorEnvelope,
-                description="AUTHENTICATION_ERROR: missing or wrong bearer token (providers "
-                "that authenticate with one).",
-            ),
-            503: OpenApiResponse(
-                ErrorEnvelope, description="SERVICE_UNAVAILABLE: this provider is not configured."
+            **error_responses(
+                {
+                    400: "BAD_REQUEST: the signature or the payload cannot be verified; "
+                    "nothing is stored.",
+                    401: "AUTHENTICATION_ERROR: missing or wrong bearer token (providers "
+                    "that authenticate with one).",
+                    503: "SERVICE_UNAVAILABLE: this provider is not configured.",
+                }
             ),
         },
         summary="Receive a webhook",

@@ -7,11 +7,11 @@ a provider's webhooks registers a handler per event type from its `AppConfig.rea
         name = "billing"
 
         def ready(self) -> None:
-            from billing import webhook_handlers
+            from billing.stripe import events
             from webhooks.registry import register
 
-            register("stripe", "customer.subscription.updated", webhook_handlers.subscription)
-            register("stripe", "*", webhook_handlers.any_other_stripe_event)
+            register("stripe", "customer.subscription.updated", events.subscription_changed)
+            register("stripe", "invoice.paid", events.invoice_changed)
 
 A handler is `Callable[[WebhookEvent], None]`. It runs inside a transaction that holds the event's
 row lock (so it runs at most once at a time per event, and what it writes commits together with

@@ -7,11 +7,10 @@ stream sends the answer word by word (spaces kept), so its chunks join to the sa
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import ClassVar
 
-from ai.providers.base import Completion, CompletionRequest, StreamEnd, StreamItem, TextDelta, Usage
+from ai.providers.base import BaseProvider, CompletionRequest, Reply, TextDelta
 
 CHUNK = re.compile(r"\S+\s*|\s+")
 
@@ -25,12 +24,12 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-class EchoProvider:
+class EchoProvider(BaseProvider):
     """Repeats the last user message; `max_tokens` caps the answer's words."""
 
     name: ClassVar[str] = "echo"
 
-    def _reply(self, request: CompletionRequest) -> tuple[list[str], Usage, str]:
+    def _reply(self, request: CompletionRequest) -> tuple[list[str], Reply]:
         chunks = CHUNK.findall(_answer(request))
         finish = "stop"
         words = [chunk for chunk in chunks if chunk.strip()]
@@ -43,28 +42,22 @@ class EchoProvider:
                     kept += 1
                 chunks.append(chunk)
             finish = "length"
+        text = "".join(chunks)
         prompt = sum(_words(message.content) for message in request.messages)
-        usage = Usage(prompt_tokens=prompt, completion_tokens=_words("".join(chunks)))
-        return chunks, usage, finish
-
-    def complete(self, request: CompletionRequest, *, model: str, timeout: float) -> Completion:
-        """The whole echoed answer (`timeout` is irrelevant offline)."""
-        started = time.perf_counter()
-        chunks, usage, finish = self._reply(request)
-        return Completion(
-            content="".join(chunks),
-            model=model,
-            provider=self.name,
-            usage=usage,
-            finish_reason=finish,
-            latency_ms=int((time.perf_counter() - started) * 1000),
+        reply = Reply(
+            text, prompt_tokens=prompt, completion_tokens=_words(text), finish_reason=finish
         )
+        return chunks, reply
 
-    def stream(
+    def _answer(self, request: CompletionRequest, *, model: str, timeout: float) -> Reply:
+        """The whole echoed answer (`timeout` is irrelevant offline)."""
+        return self._reply(request)[1]
+
+    def _deltas(
         self, request: CompletionRequest, *, model: str, timeout: float
-    ) -> Iterator[StreamItem]:
-        """The echoed answer word by word, then its `StreamEnd`."""
-        chunks, usage, finish = self._reply(request)
+    ) -> Generator[TextDelta, None, Reply]:
+        """The echoed answer word by word."""
+        chunks, reply = self._reply(request)
         for chunk in chunks:
             yield TextDelta(chunk)
-        yield StreamEnd(model=model, provider=self.name, usage=usage, finish_reason=finish)
+        return reply

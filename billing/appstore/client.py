@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,11 +190,13 @@ def _claimed_notification_environment(claims: Mapping[str, Any]) -> Any:
     return None
 
 
-def _verified_transaction(verifier: SignedDataVerifier, signed: Any) -> dict[str, Any]:
+def _verified(verify: Callable[[str], object], signed: Any, *, what: str) -> dict[str, Any]:
+    """The claims of `signed` once `verify` (a SignedDataVerifier method) accepts it; 400 when
+    it is not a JWS string (naming `what`) or does not verify."""
     if not isinstance(signed, str) or not signed:
-        raise _rejected(MALFORMED, "The signed transaction must be a JWS string")
+        raise _rejected(MALFORMED, f"The {what} must be a JWS string")
     try:
-        verifier.verify_and_decode_signed_transaction(signed)
+        verify(signed)
     except VerificationException as error:
         raise _failed(error) from None
     except DECODE_ERRORS:
@@ -203,16 +205,14 @@ def _verified_transaction(verifier: SignedDataVerifier, signed: Any) -> dict[str
     return _unverified_claims(signed)
 
 
+def _verified_transaction(verifier: SignedDataVerifier, signed: Any) -> dict[str, Any]:
+    return _verified(
+        verifier.verify_and_decode_signed_transaction, signed, what="signed transaction"
+    )
+
+
 def _verified_renewal_info(verifier: SignedDataVerifier, signed: Any) -> dict[str, Any]:
-    if not isinstance(signed, str) or not signed:
-        raise _rejected(MALFORMED, "The signed renewal info must be a JWS string")
-    try:
-        verifier.verify_and_decode_renewal_info(signed)
-    except VerificationException as error:
-        raise _failed(error) from None
-    except DECODE_ERRORS:
-        raise _rejected(MALFORMED) from None
-    return _unverified_claims(signed)
+    return _verified(verifier.verify_and_decode_renewal_info, signed, what="signed renewal info")
 
 
 def verify_transaction(signed_transaction: str) -> dict[str, Any]:
@@ -238,13 +238,9 @@ def verify_notification(signed_payload: str) -> AppleNotification:
     _require_configured()
     environment = _accepted(_claimed_notification_environment(_unverified_claims(signed_payload)))
     verifier = verifier_for(environment)
-    try:
-        verifier.verify_and_decode_notification(signed_payload)
-    except VerificationException as error:
-        raise _failed(error) from None
-    except DECODE_ERRORS:
-        raise _rejected(MALFORMED) from None
-    payload = _unverified_claims(signed_payload)
+    payload = _verified(
+        verifier.verify_and_decode_notification, signed_payload, what="signed payload"
+    )
 
     notification_uuid = payload.get("notificationUUID")
     notification_type = payload.get("notificationType")

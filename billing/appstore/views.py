@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +13,7 @@ from billing.appstore.services import apple_transaction_link
 from billing.selectors import billing_status
 from billing.serializers import BillingStatusOutput
 from config.api import validated
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 
 
 class AppleTransactionLinkView(APIView):
@@ -23,21 +23,14 @@ class AppleTransactionLinkView(APIView):
         request=AppleTransactionInput,
         responses={
             200: BillingStatusOutput,
-            400: OpenApiResponse(
-                ErrorEnvelope,
-                description=(
-                    "BAD_REQUEST: the transaction does not verify (`details.reason`: "
+            **error_responses(
+                {
+                    400: "BAD_REQUEST: the transaction does not verify (`details.reason`: "
                     "verification_failure, invalid_app_identifier, invalid_environment, "
-                    "malformed…), or it is a consumable or non-renewing subscription."
-                ),
-            ),
-            409: OpenApiResponse(
-                ErrorEnvelope,
-                description="CONFLICT: the purchase is linked to (or was made for) another user.",
-            ),
-            503: OpenApiResponse(
-                ErrorEnvelope,
-                description="SERVICE_UNAVAILABLE: App Store purchases are not configured.",
+                    "malformed…), or it is a consumable or non-renewing subscription.",
+                    409: "CONFLICT: the purchase is linked to (or was made for) another user.",
+                    503: "SERVICE_UNAVAILABLE: App Store purchases are not configured.",
+                }
             ),
         },
         summary="Link an App Store purchase",

@@ -6,11 +6,22 @@ delivers it here as
     {"message": {"data": <base64 JSON>, "messageId", "publishTime", "attributes"},
      "subscription": "projects/…/subscriptions/…"}
 
-with `Authorization: Bearer <OIDC token>`. The token is checked first (`billing.googleplay.pubsub`:
-401 when missing or not Google's token for our audience and push service account), then the
-body: not a push, or `data` not base64 of a JSON object → 400; a notification for another app
+with `Authorization: Bearer <OIDC token>`. The token is checked first (401 when missing or not
+Google's token for our audience and push service account, see below), then the body: not a
+push, or `data` not base64 of a JSON object → 400; a notification for another app
 (`packageName` ≠ GOOGLE_PLAY_PACKAGE_NAME) → 400. Pub/Sub delivers at least once; the ledger
 stores each `messageId` once, so a redelivery answers `duplicate`.
+
+The push token is an RS256 token signed by Google, whose public keys are published as a map of
+key id → x509 PEM certificate at `GOOGLE_PUBSUB_CERTS_URL`. It is accepted when its signature
+verifies with the certificate named by its `kid`, it is within its `iat`/`exp` window, its `aud`
+is `GOOGLE_PUBSUB_AUDIENCE`, its issuer is `accounts.google.com` (with or without `https://`),
+and its `email` is `GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL` with `email_verified` true. Anything
+else is 401. google-auth's `id_token.verify_token` downloads the certificates on every call, so
+they are kept per process instead (`config.keysets`: for the `max-age` of the answer, fetched
+again early for an unknown `kid` at most once a minute). The check itself is google-auth's
+`jwt.decode`, always with the audience (it skips that check for `audience=None`). When the
+certificates cannot be fetched and none usable are cached, the answer is 503.
 
 The event type names what the notification is about: `subscription.<NOTIFICATION_TYPE>` (for
 example `subscription.SUBSCRIPTION_RENEWED`; `subscription.UNKNOWN` for a code not listed
@@ -24,16 +35,29 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from google.auth import exceptions as google_exceptions
+from google.auth import jwt as google_jwt
 from rest_framework.request import Request
 
 from billing.googleplay import client as play
-from billing.googleplay.pubsub import bearer_token, verify_push_token
 from billing.googleplay.services import PURCHASE_TOKEN_MAX_LENGTH
-from config.errors import BadRequestError
+from config.errors import AuthenticationError, BadRequestError, ServiceUnavailableError
+from config.keysets import KeySet, parse_pem_map, shared_key_set
 from webhooks.intake import VerifiedEvent, WebhookIntakeView, parse_json_object
+
+logger = logging.getLogger(__name__)
+
+PUBSUB_SERVICE = "google_pubsub"
+PUBSUB_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+PUBSUB_ALGORITHM = "RS256"
+# Seconds between downloads triggered by an unknown key id.
+UNKNOWN_KID_REFETCH_SECONDS = 60.0
+CLOCK_SKEW_SECONDS = 30
 
 # SubscriptionNotification.notificationType codes (Play's real-time developer notifications).
 SUBSCRIPTION_NOTIFICATION_TYPES: dict[int, str] = {
@@ -65,6 +89,74 @@ TEST = "test"
 UNKNOWN = "unknown"
 # Notifications that name a purchase token the handlers read back.
 TOKEN_BEARING = ("subscriptionNotification", "voidedPurchaseNotification")
+
+
+def pubsub_certificates() -> KeySet[str]:
+    """Google's token certificates (PEM by key id), cached per process (`config.keysets`)."""
+    return shared_key_set(
+        settings.GOOGLE_PUBSUB_CERTS_URL,
+        parse=parse_pem_map,
+        service=PUBSUB_SERVICE,
+        timeout=settings.GOOGLE_PLAY_TIMEOUT_SECONDS,
+        min_refresh_seconds=UNKNOWN_KID_REFETCH_SECONDS,
+        unavailable_message="Google's token certificates could not be fetched",
+        unreadable_message="Google's token certificates could not be read",
+        not_http_message="The Pub/Sub certificate URL is not an HTTP URL",
+    )
+
+
+def _unauthenticated(reason: str) -> AuthenticationError:
+    return AuthenticationError("Invalid Pub/Sub push token", details={"reason": reason})
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header; 401 when there is none."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationError(
+            "A Pub/Sub push token is required", details={"reason": "missing_token"}
+        )
+    return token
+
+
+def verify_push_token(token: str) -> Mapping[str, Any]:
+    """The claims of a verified Pub/Sub push token; 401 unless it is valid (see the module).
+
+    503 when the certificates are needed and cannot be fetched.
+    """
+    audience: str = settings.GOOGLE_PUBSUB_AUDIENCE
+    email: str = settings.GOOGLE_PUBSUB_SERVICE_ACCOUNT_EMAIL
+    if not audience or not email:
+        raise ServiceUnavailableError(
+            "Pub/Sub push authentication is not configured", details={"service": PUBSUB_SERVICE}
+        )
+    try:
+        header = google_jwt.decode_header(token)
+    except (google_exceptions.GoogleAuthError, ValueError, TypeError):
+        raise _unauthenticated("malformed") from None
+    kid = header.get("kid") if isinstance(header, Mapping) else None
+    if header.get("alg") != PUBSUB_ALGORITHM or not isinstance(kid, str) or not kid:
+        raise _unauthenticated("algorithm")
+    certificate = pubsub_certificates().get(kid)
+    if certificate is None:
+        raise _unauthenticated("unknown_key")
+    try:
+        claims = google_jwt.decode(
+            token,
+            certs={kid: certificate},
+            audience=audience,
+            clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
+        )
+    except (google_exceptions.GoogleAuthError, ValueError, TypeError, KeyError) as error:
+        logger.info("pubsub push token refused: %s", error)
+        raise _unauthenticated("invalid") from None
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or issuer not in PUBSUB_ISSUERS:
+        raise _unauthenticated("issuer")
+    if claims.get("email") != email or claims.get("email_verified") not in (True, "true"):
+        raise _unauthenticated("email")
+    return claims
 
 
 def subscription_event_type(code: Any) -> str:

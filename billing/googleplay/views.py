@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +13,7 @@ from billing.googleplay.services import google_purchase_link
 from billing.selectors import billing_status
 from billing.serializers import BillingStatusOutput
 from config.api import validated
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 
 
 class GooglePurchaseLinkView(APIView):
@@ -23,26 +23,17 @@ class GooglePurchaseLinkView(APIView):
         request=GooglePurchaseLinkInput,
         responses={
             200: BillingStatusOutput,
-            400: OpenApiResponse(
-                ErrorEnvelope,
-                description="BAD_REQUEST: Google Play does not know this purchase token for this "
-                "app, the purchase is not of `subscription_id`, or it is not paid for yet "
-                "(`details.reason = pending`: link it again once it is).",
-            ),
-            409: OpenApiResponse(
-                ErrorEnvelope,
-                description="CONFLICT: the purchase is linked to, or was bought from, another "
-                "account.",
-            ),
-            502: OpenApiResponse(
-                ErrorEnvelope, description="EXTERNAL_SERVICE_ERROR: Google Play failed."
-            ),
-            503: OpenApiResponse(
-                ErrorEnvelope,
-                description="SERVICE_UNAVAILABLE: Google Play billing is not configured.",
-            ),
-            504: OpenApiResponse(
-                ErrorEnvelope, description="GATEWAY_TIMEOUT: Google Play did not answer in time."
+            **error_responses(
+                {
+                    400: "BAD_REQUEST: Google Play does not know this purchase token for this "
+                    "app, the purchase is not of `subscription_id`, or it is not paid for yet "
+                    "(`details.reason = pending`: link it again once it is).",
+                    409: "CONFLICT: the purchase is linked to, or was bought from, another "
+                    "account.",
+                    502: "EXTERNAL_SERVICE_ERROR: Google Play failed.",
+                    503: "SERVICE_UNAVAILABLE: Google Play billing is not configured.",
+                    504: "GATEWAY_TIMEOUT: Google Play did not answer in time.",
+                }
             ),
         },
         summary="Link a Google Play subscription",

@@ -7,12 +7,19 @@ never stored. Event types without a handler end `ignored` in the ledger.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from billing.stripe import services
+from django.conf import settings
+
+from billing.stripe import client, services
 from webhooks.models import WebhookEvent
 from webhooks.registry import register
+from webhooks.services import webhook_receive
+
+logger = logging.getLogger(__name__)
 
 PROVIDER = services.PROVIDER
 
@@ -104,3 +111,31 @@ def register_handlers() -> None:
     """Register every handler above with the webhook ledger."""
     for event_type, handler in HANDLERS.items():
         register(PROVIDER, event_type, handler)
+
+
+def stripe_events_reconcile(*, days: int) -> int:
+    """Store (and so process) the events of the last `days` days that never arrived.
+
+    Stripe lists its events; each goes through the webhook ledger like a delivery, which keeps
+    the ones it already has unchanged. The configured prices are read again too, so the plans
+    on sale follow Stripe. Returns how many events were new.
+    """
+    client.require_configured()
+    since = int(time.time()) - days * 86_400
+    new = 0
+    for event in client.events_created_since(since):
+        payload = event.to_dict(for_json=True)
+        _, created = webhook_receive(
+            provider=PROVIDER,
+            event_id=str(payload["id"]),
+            event_type=str(payload["type"]),
+            payload=payload,
+            raw_body=str(event),
+        )
+        new += created
+    for price_id in (settings.STRIPE_PRICE_ID_MONTHLY, settings.STRIPE_PRICE_ID_YEARLY):
+        if price_id:
+            services.stripe_price_refresh(price_id=price_id)
+    if new:
+        logger.warning("stripe reconciliation stored %d missed event(s)", new)
+    return new

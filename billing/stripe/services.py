@@ -22,6 +22,10 @@ Subscription → entitlement (source `stripe`, external id = the subscription id
 A customer is tied to its user by the metadata key `user_id` (dj-stripe's `Customer.subscriber`,
 set when the customer is synced); checkout creates customers with it and also sends the user id
 as `client_reference_id`.
+
+Longer than most modules (two halves: the sync of Stripe's objects into entitlements, then the
+customer's actions: checkout, portal, cancel, resume), because every payment source keeps its
+writes in one `services.py`, the same name in each source.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from billing.stripe import client as gateway
 from billing.stripe.selectors import stripe_customer_get, stripe_entitlement_current
 from config.errors import BadRequestError, ExternalServiceError, ServiceUnavailableError
 from config.errors import ValidationError as AppValidationError
-from webhooks.services import webhook_receive
 
 logger = logging.getLogger(__name__)
 
@@ -466,6 +469,22 @@ def _stored(entitlement: Entitlement | None, subscription_id: str) -> Entitlemen
     return entitlement
 
 
+def _set_cancel_at_period_end(
+    *, user: User, subscription_id: str, cancel: bool, client_key: str | None
+) -> Any:
+    """Turn the subscription's renewal off (`cancel`) or back on at Stripe, once per version of
+    the subscription (or per client key); returns Stripe's subscription."""
+    key = gateway.idempotency_key(
+        user_id=user.pk,
+        action="subscription.cancel_at_period_end" if cancel else "subscription.resume",
+        parts=[subscription_id, _subscription_version(subscription_id)],
+        client_key=client_key,
+    )
+    return gateway.subscription_set_cancel_at_period_end(
+        subscription_id=subscription_id, cancel=cancel, key=key
+    )
+
+
 def stripe_subscription_cancel(
     *, user: User, immediate: bool, client_key: str | None = None
 ) -> Entitlement:
@@ -481,14 +500,8 @@ def stripe_subscription_cancel(
         if immediate:
             data = gateway.subscription_cancel_now(subscription_id=subscription_id)
         else:
-            key = gateway.idempotency_key(
-                user_id=user.pk,
-                action="subscription.cancel_at_period_end",
-                parts=[subscription_id, _subscription_version(subscription_id)],
-                client_key=client_key,
-            )
-            data = gateway.subscription_set_cancel_at_period_end(
-                subscription_id=subscription_id, cancel=True, key=key
+            data = _set_cancel_at_period_end(
+                user=user, subscription_id=subscription_id, cancel=True, client_key=client_key
             )
         entitlement = stripe_subscription_sync(data=data, read_at=read_at)
     logger.info(
@@ -513,48 +526,11 @@ def stripe_subscription_resume(*, user: User, client_key: str | None = None) -> 
     with transaction.atomic():
         _lock_stripe_object(subscription_id)
         read_at = timezone.now()
-        key = gateway.idempotency_key(
-            user_id=user.pk,
-            action="subscription.resume",
-            parts=[subscription_id, _subscription_version(subscription_id)],
-            client_key=client_key,
-        )
-        data = gateway.subscription_set_cancel_at_period_end(
-            subscription_id=subscription_id, cancel=False, key=key
+        data = _set_cancel_at_period_end(
+            user=user, subscription_id=subscription_id, cancel=False, client_key=client_key
         )
         entitlement = stripe_subscription_sync(data=data, read_at=read_at)
     logger.info(
         "stripe subscription resumed", extra={"user_id": user.pk, "subscription": subscription_id}
     )
     return _stored(entitlement, subscription_id)
-
-
-# --- Reconciliation --------------------------------------------------------------------------
-
-
-def stripe_events_reconcile(*, days: int) -> int:
-    """Store (and so process) the events of the last `days` days that never arrived.
-
-    Stripe lists its events; each goes through the webhook ledger like a delivery, which keeps
-    the ones it already has unchanged. The configured prices are read again too, so the plans
-    on sale follow Stripe. Returns how many events were new.
-    """
-    gateway.require_configured()
-    since = int(time.time()) - days * 86_400
-    new = 0
-    for event in gateway.events_created_since(since):
-        payload = event.to_dict(for_json=True)
-        _, created = webhook_receive(
-            provider=PROVIDER,
-            event_id=str(payload["id"]),
-            event_type=str(payload["type"]),
-            payload=payload,
-            raw_body=str(event),
-        )
-        new += created
-    for price_id in (settings.STRIPE_PRICE_ID_MONTHLY, settings.STRIPE_PRICE_ID_YEARLY):
-        if price_id:
-            stripe_price_refresh(price_id=price_id)
-    if new:
-        logger.warning("stripe reconciliation stored %d missed event(s)", new)
-    return new

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,7 +30,7 @@ from billing.stripe.services import (
 )
 from config.api import validated
 from config.errors import ValidationError
-from config.openapi import ErrorEnvelope
+from config.openapi import error_responses
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
@@ -44,21 +46,20 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 
-STRIPE_ERRORS = {
-    409: OpenApiResponse(
-        ErrorEnvelope,
-        description="CONFLICT: this Idempotency-Key was used before for a different request.",
-    ),
-    502: OpenApiResponse(ErrorEnvelope, description="EXTERNAL_SERVICE_ERROR: Stripe failed."),
-    503: OpenApiResponse(
-        ErrorEnvelope, description="SERVICE_UNAVAILABLE: Stripe billing is not configured."
-    ),
-    504: OpenApiResponse(ErrorEnvelope, description="GATEWAY_TIMEOUT: Stripe did not answer."),
-}
+STRIPE_ERRORS = error_responses(
+    {
+        409: "CONFLICT: this Idempotency-Key was used before for a different request.",
+        502: "EXTERNAL_SERVICE_ERROR: Stripe failed.",
+        503: "SERVICE_UNAVAILABLE: Stripe billing is not configured.",
+        504: "GATEWAY_TIMEOUT: Stripe did not answer.",
+    }
+)
 
 
-def _state_error(description: str) -> dict[int, OpenApiResponse]:
-    return {400: OpenApiResponse(ErrorEnvelope, description=f"BAD_REQUEST: {description}")}
+def stripe_responses(ok: Any, state_error: str) -> dict[int, Any]:
+    """The responses of a Stripe action: `ok` (200), the 400 for the state that forbids it
+    (`state_error`), and the Stripe errors."""
+    return {200: ok, **error_responses({400: f"BAD_REQUEST: {state_error}"}), **STRIPE_ERRORS}
 
 
 def client_idempotency_key(request: Request) -> str | None:
@@ -103,11 +104,9 @@ class BillingCheckoutView(APIView):
         operation_id="billing_checkout_create",
         parameters=[IDEMPOTENCY_KEY],
         request=CheckoutInput,
-        responses={
-            200: CheckoutOutput,
-            **_state_error("already subscribed (Stripe, App Store or Google Play)."),
-            **STRIPE_ERRORS,
-        },
+        responses=stripe_responses(
+            CheckoutOutput, "already subscribed (Stripe, App Store or Google Play)."
+        ),
         summary="Start a Stripe Checkout",
         description=(
             "Opens a Stripe Checkout Session for the pro plan, monthly or yearly, and returns "
@@ -132,11 +131,7 @@ class BillingPortalView(APIView):
         tags=["billing"],
         operation_id="billing_portal_retrieve",
         parameters=[PortalQuery, IDEMPOTENCY_KEY],
-        responses={
-            200: PortalOutput,
-            **_state_error("no billing account yet (no checkout started)."),
-            **STRIPE_ERRORS,
-        },
+        responses=stripe_responses(PortalOutput, "no billing account yet (no checkout started)."),
         summary="Open the Stripe customer portal",
         description="A short-lived URL of Stripe's Customer Portal for my billing account.",
     )
@@ -156,11 +151,7 @@ class BillingCancelView(APIView):
         operation_id="billing_cancel_create",
         parameters=[CancelQuery, IDEMPOTENCY_KEY],
         request=None,
-        responses={
-            200: CancelOutput,
-            **_state_error("no active Stripe subscription."),
-            **STRIPE_ERRORS,
-        },
+        responses=stripe_responses(CancelOutput, "no active Stripe subscription."),
         summary="Cancel my Stripe subscription",
         description=(
             "At the end of the current period (default: the plan stays until then and can be "
@@ -196,11 +187,9 @@ class BillingResumeView(APIView):
         operation_id="billing_resume_create",
         parameters=[IDEMPOTENCY_KEY],
         request=None,
-        responses={
-            200: ResumeOutput,
-            **_state_error("no active Stripe subscription, or it is not set to end."),
-            **STRIPE_ERRORS,
-        },
+        responses=stripe_responses(
+            ResumeOutput, "no active Stripe subscription, or it is not set to end."
+        ),
         summary="Resume my Stripe subscription",
         description="Turns renewal back on for a subscription canceled at period end.",
     )

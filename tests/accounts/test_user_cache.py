@@ -85,3 +85,56 @@ def test_users_deleted_in_bulk_from_the_admin_are_forgotten(api, client, staff, 
     response = api.get(ME)  # a new user is made from the token, not the cached ghost
     assert response.status_code == 200
     assert User.objects.filter(pk=user.pk).exists()
+
+
+def _warm(api, user):
+    """Sign in a few times, so the user is certainly in the cache."""
+    for _ in range(3):
+        assert api.as_user(user).get(ME).status_code == 200
+
+
+def test_a_queryset_update_is_seen_by_the_next_request(api, user):
+    _warm(api, user)
+
+    User.objects.filter(email=user.email).update(is_active=False)
+
+    assert api.as_user(user).get(ME).status_code == 403
+
+
+def test_a_bulk_update_is_seen_by_the_next_request(api, user):
+    _warm(api, user)
+    user.subscription_plan = "pro"
+
+    User.objects.bulk_update([user], ["subscription_plan"])
+
+    assert api.as_user(user).get(ME).json()["subscription_plan"] == "pro"
+
+
+def test_a_plan_change_from_billing_is_seen_by_the_next_request(api, user, staff):
+    from billing.services import entitlement_grant_manual
+
+    _warm(api, user)
+
+    entitlement_grant_manual(user=user, plan="pro", granted_by=staff)
+
+    assert api.as_user(user).get(ME).json()["subscription_plan"] == "pro"
+
+
+def test_erasure_is_seen_by_the_next_request(api, user, django_capture_on_commit_callbacks):
+    _warm(api, user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.as_user(user).delete(ME).status_code == 204
+
+    assert api.as_user(user).get(ME).status_code == 403
+    assert User.objects.get(pk=user.pk).erased_at is not None
+
+
+def test_a_deleted_user_is_not_served_from_the_cache(api, user):
+    _warm(api, user)
+
+    User.objects.filter(pk=user.pk).delete()
+
+    # The token's subject is unknown again: the user is created anew from the token's claims.
+    assert api.as_user(user).get(ME).status_code == 200
+    assert User.objects.filter(pk=user.pk).exists()

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from tests.deployment.files import (
     local_path,
     service_environment,
 )
+from tests.processes import spawned
 
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
 
@@ -202,23 +201,6 @@ def test_the_web_health_check_passes_against_the_production_server(live_database
     assert result.returncode == 0, result.stderr
 
 
-@contextmanager
-def _process(
-    command: list[str], env: dict[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=out)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _test_env(live_database_url: str) -> dict[str, str]:
     return {
         "PATH": local_path(),
@@ -248,7 +230,7 @@ def test_the_worker_health_check_pings_the_compose_worker(live_database_url, tmp
     log = tmp_path / "worker.log"
 
     assert _run(probe, env, timeout=60).returncode != 0  # no worker yet
-    with _process([*_command("worker"), "--concurrency=1"], env, log):
+    with spawned([*_command("worker"), "--concurrency=1"], env, log_path=log, stop_timeout=20):
         _wait_for(probe, env, seconds=60, log=log)
 
 
@@ -276,7 +258,7 @@ def test_the_beat_health_check_passes_once_the_compose_beat_sends_tasks(
 
     try:
         assert _run(probe, env).returncode != 0  # nothing sent for 10 minutes
-        with _process(_command("beat"), env, log):
+        with spawned(_command("beat"), env, log_path=log, stop_timeout=20):
             _wait_for(probe, env, seconds=60, log=log)
     finally:
         from django_redis import get_redis_connection

@@ -26,3 +26,39 @@ def test_deleting_my_account_removes_my_files_and_objects_only(
     assert not File.objects.filter(pk__in=[file["id"] for file in mine]).exists()
     assert File.objects.filter(pk=theirs["id"], status=File.Status.UPLOADED).exists()
     assert [path.read_bytes() for path in stored_files(media_root)] == [b"not yours"]
+
+
+def test_deleting_a_user_in_the_admin_removes_their_files_and_objects(
+    api, client, staff, user, other_user, media_root, django_capture_on_commit_callbacks
+):
+    upload_locally(api.as_user(user))
+    upload_locally(api.as_user(other_user), content=b"not yours")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/accounts/user/{user.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not File.objects.filter(owner_id=user.pk).exists()
+    assert [path.read_bytes() for path in stored_files(media_root)] == [b"not yours"]
+
+
+def test_bulk_deleting_users_in_the_admin_removes_their_files_and_objects(
+    api, client, staff, user, other_user, media_root, django_capture_on_commit_callbacks
+):
+    upload_locally(api.as_user(user))
+    upload_locally(api.as_user(other_user))
+    keeper = upload_locally(api.as_user(staff), content=b"staff's own")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/accounts/user/",
+            {
+                "action": "delete_selected",
+                "_selected_action": [user.pk, other_user.pk],
+                "post": "yes",
+            },
+        )
+
+    assert response.status_code == 302
+    assert [str(pk) for pk in File.objects.values_list("pk", flat=True)] == [keeper["id"]]
+    assert [path.read_bytes() for path in stored_files(media_root)] == [b"staff's own"]

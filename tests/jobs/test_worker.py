@@ -10,7 +10,9 @@ import re
 import signal
 import time
 import uuid
+from contextlib import AbstractContextManager
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -19,18 +21,17 @@ from django_celery_results.models import TaskResult
 from django_redis import get_redis_connection
 
 from tests.jobs import worker_tasks
-from tests.jobs.processes import (
-    celery_process,
+from tests.jobs.worker_tasks import EFFECT_PROVIDER, QUEUE, key, redis_list, redis_value
+from tests.processes import (
+    Process,
+    celery,
+    celery_worker,
     default_queue,
-    process_env,
-    purge_test_queues,
-    redis_list,
-    redis_value,
+    purge_queues,
     sending_to_broker,
     wait_for,
-    worker_args,
+    worker_env,
 )
-from tests.jobs.worker_tasks import EFFECT_PROVIDER, QUEUE, key
 from webhooks.models import WebhookEvent
 
 pytestmark = [
@@ -44,8 +45,23 @@ pytestmark = [
 def database_url(live_database_url) -> str:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the worker and the test must share one database")
-    purge_test_queues()
+    purge_queues(QUEUE, default_queue())
     return str(live_database_url)
+
+
+def jobs_worker(
+    name: str, env: dict[str, str], *, log_path: Path, queue: str = QUEUE
+) -> AbstractContextManager[Process]:
+    """A worker with one child process on the test tasks' queue (or another)."""
+    return celery_worker(
+        env,
+        name=name,
+        queue=queue,
+        include="tests.jobs.worker_tasks",
+        pool="prefork",
+        concurrency=1,
+        log_path=log_path,
+    )
 
 
 @pytest.fixture
@@ -57,16 +73,14 @@ def test_a_child_killed_mid_run_runs_again_at_once_and_its_effect_happens_once(
     database_url, token, tmp_path
 ):
     log_path = tmp_path / "worker.log"
-    with celery_process(
-        worker_args("jobs-child"), process_env(database_url), log_path=log_path
-    ) as worker:
+    with jobs_worker("jobs-child", worker_env(database_url), log_path=log_path) as worker:
         with sending_to_broker():
             sent = worker_tasks.apply_once.apply_async(args=[token, 60], queue=QUEUE)
         wait_for(
             lambda: redis_value(key(token, "attempts")),
             timeout=30,
             what="attempt 1",
-            log_path=log_path,
+            log=log_path,
         )
         child = int(redis_list(key(token, "pids"))[0])
         assert child != worker.pid
@@ -75,13 +89,13 @@ def test_a_child_killed_mid_run_runs_again_at_once_and_its_effect_happens_once(
             lambda: redis_value(key(token, "finished")),
             timeout=30,
             what="attempt 2",
-            log_path=log_path,
+            log=log_path,
         )
         result = wait_for(
             lambda: TaskResult.objects.filter(task_id=sent.id, status="SUCCESS").first(),
             timeout=10,
             what="the result",
-            log_path=log_path,
+            log=log_path,
         )
 
     pids = [int(pid) for pid in redis_list(key(token, "pids"))]
@@ -96,7 +110,7 @@ def test_a_whole_worker_killed_mid_run_leaves_the_task_to_the_next_worker(
     database_url, token, tmp_path
 ):
     # A short visibility timeout, so the killed worker's message is handed out again quickly.
-    env = process_env(
+    env = worker_env(
         database_url,
         CELERY_VISIBILITY_TIMEOUT_SECONDS="4",
         CELERY_TASK_TIME_LIMIT_SECONDS="3",
@@ -105,26 +119,26 @@ def test_a_whole_worker_killed_mid_run_leaves_the_task_to_the_next_worker(
         WEBHOOK_RETRY_BACKOFF_MAX_SECONDS="2",
     )
     log_path = tmp_path / "worker.log"
-    with celery_process(worker_args("jobs-first"), env, log_path=log_path) as first:
+    with jobs_worker("jobs-first", env, log_path=log_path) as first:
         with sending_to_broker():
             worker_tasks.apply_once.apply_async(args=[token, 2.5], queue=QUEUE)
         wait_for(
             lambda: redis_value(key(token, "attempts")),
             timeout=30,
             what="attempt 1",
-            log_path=log_path,
+            log=log_path,
         )
         os.killpg(first.pid, signal.SIGKILL)  # the main process and its child
         first.wait()
         killed_at = time.monotonic()
     assert redis_value(key(token, "finished")) is None
 
-    with celery_process(worker_args("jobs-second"), env, log_path=log_path):
+    with jobs_worker("jobs-second", env, log_path=log_path):
         wait_for(
             lambda: redis_value(key(token, "finished")),
             timeout=40,
             what="attempt 2",
-            log_path=log_path,
+            log=log_path,
         )
         waited = time.monotonic() - killed_at
 
@@ -137,14 +151,14 @@ def test_a_failing_task_retries_with_growing_jittered_delays_then_succeeds(
     database_url, token, tmp_path
 ):
     log_path = tmp_path / "worker.log"
-    with celery_process(worker_args("jobs-retry"), process_env(database_url), log_path=log_path):
+    with jobs_worker("jobs-retry", worker_env(database_url), log_path=log_path):
         with sending_to_broker():
             sent = worker_tasks.flaky.apply_async(args=[token, 3], queue=QUEUE)
         result = wait_for(
             lambda: TaskResult.objects.filter(task_id=sent.id, status="SUCCESS").first(),
             timeout=40,
             what="success after retries",
-            log_path=log_path,
+            log=log_path,
         )
 
     log = log_path.read_text(errors="replace")
@@ -169,18 +183,18 @@ def test_beat_sends_scheduled_tasks_from_the_database_to_a_worker(database_url, 
         args=f'["{token}"]',
         queue=QUEUE,
     )
-    env = process_env(database_url)
+    env = worker_env(database_url)
     log_path = tmp_path / "celery.log"
     beat_args = ["beat", "--loglevel=info", f"--pidfile={tmp_path / 'beat.pid'}"]
     with (
-        celery_process(worker_args("jobs-beat"), env, log_path=log_path),
-        celery_process(beat_args, env, log_path=log_path),
+        jobs_worker("jobs-beat", env, log_path=log_path),
+        celery(beat_args, env, log_path=log_path),
     ):
         wait_for(
             lambda: int(redis_value(key(token, "attempts")) or 0) >= 2,
             timeout=40,
             what="two scheduled runs",
-            log_path=log_path,
+            log=log_path,
         )
 
     # Beat synced the declared schedule when it started; the staff-made task stayed as it was.
@@ -199,8 +213,10 @@ def test_a_failed_task_shows_in_the_admin_and_runs_again_from_it(
     options = {"nested": {"list": [1, 2.5, None, True]}, "text": "x" * 2000}
     log_path = tmp_path / "worker.log"
     # Sent again from the admin, a task follows its normal routing: the default queue here.
-    worker = worker_args("jobs-rerun", queue=default_queue())
-    with celery_process(worker, process_env(database_url), log_path=log_path):
+    worker = jobs_worker(
+        "jobs-rerun", worker_env(database_url), queue=default_queue(), log_path=log_path
+    )
+    with worker:
         with sending_to_broker():
             sent = worker_tasks.fails_until_allowed.apply_async(
                 args=[token], kwargs={"options": options}
@@ -209,7 +225,7 @@ def test_a_failed_task_shows_in_the_admin_and_runs_again_from_it(
             lambda: TaskResult.objects.filter(task_id=sent.id, status="FAILURE").first(),
             timeout=30,
             what="the failure",
-            log_path=log_path,
+            log=log_path,
         )
         page = client.get("/admin/django_celery_results/taskresult/?status__exact=FAILURE")
         assert page.status_code == 200
@@ -232,7 +248,7 @@ def test_a_failed_task_shows_in_the_admin_and_runs_again_from_it(
             ).first(),
             timeout=30,
             what="the run again",
-            log_path=log_path,
+            log=log_path,
         )
 
     received = [json.loads(item) for item in redis_list(key(token, "received"))]

@@ -28,6 +28,17 @@ def key(token: str, what: str) -> str:
     return f"jobs-worker-test:{token}:{what}"
 
 
+def redis_value(name: str) -> str | None:
+    """A plain Redis key's value as text (what a task noted, read by the test)."""
+    value = get_redis_connection("default").get(name)
+    return value.decode() if value is not None else None
+
+
+def redis_list(name: str) -> list[str]:
+    """A plain Redis list as text."""
+    return [item.decode() for item in get_redis_connection("default").lrange(name, 0, -1)]
+
+
 def _note_attempt(token: str) -> int:
     redis = get_redis_connection("default")
     attempt = int(redis.incr(key(token, "attempts")))

@@ -15,7 +15,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from accounts.models import User
 from tests.factories import UserFactory
-from tests.live import free_port
+from tests.fakes import free_port
 
 
 @dataclass

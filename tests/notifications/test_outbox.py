@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,11 +13,11 @@ from accounts.tokens import mint_development_token
 from notifications.models import EmailMessage
 from notifications.services import email_send
 from notifications.tasks import send_email
-from tests.live import free_port
+from tests.fakes import Answer, FakeServer, Request, free_port
 from tests.notifications.conftest import SmtpSink, new_user, parts
 
 ME = "/api/v1/app/users/me"
-OUTBOX_ADMIN = "/admin/accounts/emailmessage/"
+OUTBOX_ADMIN = "/admin/notifications/emailmessage/"
 
 pytestmark = pytest.mark.django_db
 
@@ -195,46 +192,28 @@ def test_an_api_provider_gets_the_rendered_email_and_its_message_id_is_kept(
     assert row.provider_message_id == str(sent.anymail_status.message_id)
 
 
-class _FakeResend(BaseHTTPRequestHandler):
+class FakeResend(FakeServer):
     """Resend's POST /emails, answering as Resend does."""
 
-    received: list[dict[str, Any]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _FakeResend.received.append(
-            {"path": self.path, "auth": self.headers["Authorization"], **body}
-        )
-        answer = json.dumps({"id": "re_4ef9a417-02e9-4d39-ad75-9611e0fcc33c"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    def answer(self, request: Request) -> Answer:
+        return 200, {"id": "re_4ef9a417-02e9-4d39-ad75-9611e0fcc33c"}
 
 
 def test_resend_is_called_over_http_and_its_message_id_is_recorded(
     settings, django_capture_on_commit_callbacks
 ):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeResend)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _FakeResend.received = []
-    settings.EMAIL_BACKEND = settings.EMAIL_PROVIDERS["resend"]
-    settings.ANYMAIL = {
-        **settings.ANYMAIL,
-        "RESEND_API_KEY": "re_test_key",
-        "RESEND_API_URL": f"http://127.0.0.1:{server.server_port}/",
-    }
-    try:
+    with FakeResend() as resend:
+        settings.EMAIL_BACKEND = settings.EMAIL_PROVIDERS["resend"]
+        settings.ANYMAIL = {
+            **settings.ANYMAIL,
+            "RESEND_API_KEY": "re_test_key",
+            "RESEND_API_URL": f"{resend.url}/",
+        }
         user = new_user()
         with django_capture_on_commit_callbacks(execute=True):
             row = email_send(to=user.email, template="welcome", context={}, user=user)
-    finally:
-        server.shutdown()
-    [call] = _FakeResend.received
+    [request] = resend.requests
+    call = {"path": request.path, "auth": request.headers["authorization"], **request.json()}
     assert (call["path"], call["auth"], call["to"], call["subject"]) == (
         "/emails",
         "Bearer re_test_key",

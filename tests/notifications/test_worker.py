@@ -17,9 +17,16 @@ from notifications.models import EmailMessage
 from notifications.services import email_send
 from tests.factories import ProjectFactory
 from tests.notifications.conftest import SmtpSink, new_user, parts
-from tests.notifications.worker import celery_worker, sending_to_broker, wait_for
+from tests.processes import (
+    celery_worker,
+    default_queue,
+    purge_queues,
+    sending_to_broker,
+    wait_for,
+    worker_env,
+)
 
-OUTBOX_ADMIN = "/admin/accounts/emailmessage/"
+OUTBOX_ADMIN = "/admin/notifications/emailmessage/"
 
 pytestmark = [
     pytest.mark.live,
@@ -34,41 +41,38 @@ def test_a_real_worker_sends_retries_fails_and_exports(
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the worker and the test must share one database")
     settings.MEDIA_ROOT = tmp_path / "media"
-    env = {
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": live_database_url,
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "CELERY_BROKER_URL": str(settings.CELERY_BROKER_URL),
-        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
-        "EMAIL_PROVIDER": "smtp",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_sink.port),
-        "EMAIL_USE_TLS": "false",
-        "EMAIL_SEND_MAX_RETRIES": "2",
-        "CELERY_RETRY_BACKOFF_MAX_SECONDS": "1",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "LOG_FORMAT": "console",
-    }
+    env = worker_env(
+        live_database_url,
+        EMAIL_PROVIDER="smtp",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_sink.port),
+        EMAIL_USE_TLS="false",
+        EMAIL_SEND_MAX_RETRIES="2",
+        CELERY_RETRY_BACKOFF_MAX_SECONDS="1",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )
     log_path = tmp_path / "worker.log"
     smtp_sink.refuse_next = 1  # the first message is refused once (451), then accepted
     smtp_sink.refused_recipients = {"bounce@example.com"}
     user = new_user(email="fay@example.com")
     ProjectFactory(owner=user, name="Worker project")
 
-    with celery_worker(env, log_path=log_path), sending_to_broker():
+    purge_queues(default_queue())
+    worker = celery_worker(env, name="notifications", queue=default_queue(), log_path=log_path)
+    with worker, sending_to_broker():
         retried = email_send(to=user.email, template="welcome", context={}, user=user)
         wait_for(
             lambda: EmailMessage.objects.filter(pk=retried.pk, status="sent").exists(),
             timeout=60,
             what="the refused email to be sent on retry",
-            log_path=log_path,
+            log=log_path,
         )
         bounced = email_send(to="bounce@example.com", template="welcome", context={})
         wait_for(
             lambda: EmailMessage.objects.filter(pk=bounced.pk, status="failed").exists(),
             timeout=60,
             what="the bounced email to fail",
-            log_path=log_path,
+            log=log_path,
         )
 
         # Staff retry it once the address is accepted.
@@ -78,7 +82,7 @@ def test_a_real_worker_sends_retries_fails_and_exports(
             lambda: EmailMessage.objects.filter(pk=bounced.pk, status="sent").exists(),
             timeout=60,
             what="the retried email to be sent",
-            log_path=log_path,
+            log=log_path,
         )
 
         # The export is built by the worker, which emails its link.
@@ -89,7 +93,7 @@ def test_a_real_worker_sends_retries_fails_and_exports(
             lambda: smtp_sink.to(user.email) and len(smtp_sink.to(user.email)) == 2,
             timeout=60,
             what="the export email",
-            log_path=log_path,
+            log=log_path,
         )
 
     retried.refresh_from_db()

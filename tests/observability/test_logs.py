@@ -11,7 +11,8 @@ from django.conf import settings
 
 from accounts.tokens import mint_development_token
 from tests.live import request
-from tests.observability.servers import celery_worker, gunicorn, json_lines, wait_for
+from tests.observability.servers import json_lines
+from tests.processes import celery_worker, gunicorn, wait_for
 
 
 @pytest.mark.live
@@ -31,8 +32,8 @@ def test_the_request_id_travels_from_the_request_into_the_task_it_enqueued(
         "LOG_LEVEL": "info",
     }
     with (
-        celery_worker(env, tmp_path / "worker.log") as worker,
-        gunicorn(env, tmp_path / "server.log", workers=1) as server,
+        celery_worker(env, log_path=tmp_path / "worker.log") as worker,
+        gunicorn(env, log_path=tmp_path / "server.log", workers=1, config_file=True) as server,
     ):
         # Deleting one's account erases the personal data in a background task.
         status, _, body = request(

@@ -9,7 +9,8 @@ import pytest
 
 from accounts.tokens import mint_development_token
 from tests.live import request
-from tests.observability.servers import gunicorn, scrape, value
+from tests.observability.servers import scrape, value
+from tests.processes import gunicorn
 
 SUPABASE_SECRET = "supabase-webhook-test-secret-0123"
 BAD_TOKEN_REQUESTS = 8
@@ -35,7 +36,7 @@ def test_a_live_scrape_adds_up_every_worker_and_shows_the_http_and_business_seri
         "SUPABASE_WEBHOOK_SECRET": SUPABASE_SECRET,
         "LOG_FORMAT": "json",
     }
-    with gunicorn(env, tmp_path / "server.log", workers=2) as server:
+    with gunicorn(env, log_path=tmp_path / "server.log", workers=2, config_file=True) as server:
         url = server.url
         # Credentials that are not a Bearer JWT: refused before anything else, on either worker.
         for _ in range(BAD_TOKEN_REQUESTS):
@@ -82,7 +83,7 @@ def test_a_live_scrape_adds_up_every_worker_and_shows_the_http_and_business_seri
         completion = json.loads(answer)
 
         text, samples = scrape(url)
-        workers = server.worker_pids()
+        workers = server.children()  # the master's worker processes
 
     # Every worker served traffic and wrote its own files; the scrape adds them up exactly.
     assert len(workers) == 2

@@ -13,7 +13,8 @@ from django.conf import settings
 
 from accounts.tokens import mint_development_token
 from tests.live import request
-from tests.observability.servers import Receiver, gunicorn, wait_for
+from tests.observability.servers import Receiver
+from tests.processes import gunicorn, wait_for
 
 
 def envelope_items(body: bytes, encoding: str) -> list[tuple[dict, dict]]:
@@ -54,9 +55,10 @@ def test_a_server_error_reaches_sentry_with_its_request_id_and_no_personal_data(
         }
         with gunicorn(
             env,
-            tmp_path / "server.log",
+            log_path=tmp_path / "server.log",
             workers=1,
             app="tests.observability.failing_wsgi:application",
+            config_file=True,
         ) as server:
             status, _, body = request(
                 "GET",
@@ -67,7 +69,7 @@ def test_a_server_error_reaches_sentry_with_its_request_id_and_no_personal_data(
             assert json.loads(body)["error"]["details"]["request_id"] == request_id
 
             def event_arrived():
-                for received in sentry.received:
+                for received in sentry.requests:
                     encoding = received.headers.get("content-encoding", "")
                     for header, payload in envelope_items(received.body, encoding):
                         if header.get("type") == "event":

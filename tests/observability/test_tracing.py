@@ -11,13 +11,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from accounts.tokens import mint_development_token
 from tests.live import request
-from tests.observability.servers import Receiver, gunicorn, json_lines, wait_for
+from tests.observability.servers import Receiver, json_lines
+from tests.processes import gunicorn, wait_for
 
 
 def exported_spans(receiver: Receiver) -> list[tuple[dict, object]]:
     """(resource attributes, span) of every span the collector received."""
     spans: list[tuple[dict, object]] = []
-    for received in receiver.received:
+    for received in receiver.requests:
         assert received.path == "/v1/traces"
         assert received.headers["content-type"] == "application/x-protobuf"
         export = ExportTraceServiceRequest.FromString(received.body)
@@ -47,7 +48,7 @@ def test_a_request_is_traced_and_its_log_lines_carry_the_trace_id(live_database_
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "LOG_FORMAT": "json",
         }
-        with gunicorn(env, tmp_path / "server.log", workers=2) as server:
+        with gunicorn(env, log_path=tmp_path / "server.log", workers=2, config_file=True) as server:
             status, _, body = request(
                 "GET",
                 server.url + "/api/v1/app/projects",

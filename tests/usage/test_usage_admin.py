@@ -9,7 +9,7 @@ from usage.models import UsageCounter
 
 pytestmark = pytest.mark.django_db
 
-LIST_URL = "/admin/billing/usagecounter/"
+LIST_URL = "/admin/usage/usagecounter/"
 
 
 def test_staff_list_filter_and_search_counters(client, staff, user, other_user):

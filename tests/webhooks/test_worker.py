@@ -3,62 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
-from config.celery import app as celery_app
+from tests.processes import celery_worker, sending_to_broker, wait_for, worker_env
 from tests.webhooks.provider import PROVIDER
 from tests.webhooks.worker_handlers import FLAKY, RECORDED, trace_key
 from webhooks.models import WebhookEvent
 from webhooks.tasks import process_webhook_event
-
-CELERY = Path(sys.executable).with_name("celery")
-
-
-@contextmanager
-def celery_worker(env: dict[str, str], *, queue: str, log_path: Path) -> Iterator[int]:
-    """Run `celery -A config worker` on its own queue; yields its pid, stops it afterwards."""
-    command = [
-        str(CELERY),
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        f"--queues={queue}",
-        f"--hostname={queue}@%h",
-        "--include=tests.webhooks.worker_handlers",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "--loglevel=info",
-    ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.mark.live
@@ -71,15 +26,7 @@ def test_a_real_worker_processes_and_retries_events_sent_through_the_broker(
         pytest.skip("needs PostgreSQL: the worker and the test must share one database")
     run = uuid.uuid4().hex
     queue = f"webhooks-test-{run}"
-    env = {
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": live_database_url,
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "CELERY_BROKER_URL": str(celery_app.conf.broker_url),
-        "CACHE_KEY_PREFIX": settings.CACHE_KEY_PREFIX,
-        "WEBHOOK_RETRY_BACKOFF_SECONDS": "0",
-        "LOG_FORMAT": "console",
-    }
+    env = worker_env(live_database_url, WEBHOOK_RETRY_BACKOFF_SECONDS="0")
     events = {
         event_type: WebhookEvent.objects.create(
             provider=PROVIDER,
@@ -92,23 +39,19 @@ def test_a_real_worker_processes_and_retries_events_sent_through_the_broker(
     }
     log_path = tmp_path / "worker.log"
 
-    with celery_worker(env, queue=queue, log_path=log_path) as worker_pid:
-        celery_app.conf.task_always_eager = False
-        try:
+    handlers = "tests.webhooks.worker_handlers"
+    with celery_worker(env, name=queue, queue=queue, include=handlers, log_path=log_path) as worker:
+        worker_pid = worker.pid
+        with sending_to_broker():
             for event in events.values():
                 process_webhook_event.apply_async(args=[str(event.pk)], queue=queue)
-        finally:
-            celery_app.conf.task_always_eager = True
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            statuses = set(
-                WebhookEvent.objects.filter(pk__in=[e.pk for e in events.values()]).values_list(
-                    "status", flat=True
-                )
-            )
-            if statuses == {WebhookEvent.Status.PROCESSED}:
-                break
-            time.sleep(0.2)
+        rows = WebhookEvent.objects.filter(pk__in=[e.pk for e in events.values()])
+        wait_for(
+            lambda: set(rows.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED},
+            what="both events to be processed",
+            log=log_path,
+            timeout=60,
+        )
 
     log = log_path.read_text(errors="replace")
     recorded = WebhookEvent.objects.get(pk=events[RECORDED].pk)

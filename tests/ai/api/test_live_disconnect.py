@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -14,7 +13,8 @@ import pytest
 from accounts.tokens import mint_development_token
 from ai.models import AIUsage
 from tests.ai.fakes import OPENAI_KEY, FakeAI
-from tests.live import live_server
+from tests.live import live_server, read_log
+from tests.processes import wait_for
 
 CHAT = "/api/v1/app/ai/chat"
 
@@ -32,16 +32,6 @@ def _usage_rows(database_url: str, user_id: str) -> list[tuple[str, bool, int]]:
             ]
     rows = AIUsage.objects.filter(user_id=user_id)
     return list(rows.values_list("error_code", "success", "completion_tokens"))
-
-
-def _wait_for_rows(database_url: str, user_id: str) -> list[tuple[str, bool, int]]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        rows = _usage_rows(database_url, user_id)
-        if rows:
-            return rows
-        time.sleep(0.1)
-    return []
 
 
 @pytest.mark.live
@@ -81,7 +71,12 @@ def test_a_client_disconnect_cancels_the_upstream_call(live_database_url):
             assert b"text/event-stream" in received
             assert fake.wait_for_disconnect(timeout=10), "the provider call was not closed"
             assert not fake.requests[-1].completed.is_set()
-            rows = _wait_for_rows(live_database_url, subject)
+            rows = wait_for(
+                lambda: _usage_rows(live_database_url, subject),
+                what="the call's usage row",
+                log=lambda: read_log(url),
+                timeout=10,
+            )
 
     assert len(rows) == 1
     error_code, success, completion_tokens = rows[0]

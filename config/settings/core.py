@@ -1,0 +1,122 @@
+"""Core settings: the environment reader, the environment, secrets, apps, middleware, templates,
+static files and i18n.
+
+The one `EnvReader` (`env`) is created here; every other settings module imports it from here, so
+the environment and `.env` are read once and every problem lands in one list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.env import EnvReader
+
+# The project root: config/settings/core.py -> config/settings -> config -> root.
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = EnvReader(env_file=BASE_DIR / ".env")
+
+# --- Environment -----------------------------------------------------------------------------
+ENVIRONMENT = env.choice("ENVIRONMENT", ("local", "test", "staging", "production"), "local")
+IS_PRODUCTION = ENVIRONMENT == "production"
+APP_VERSION = env.str("APP_VERSION", "0.1.0")
+
+# Development-only defaults; production refuses to start with either of them.
+INSECURE_SECRET_KEY = "local-development-secret-key-never-use-in-production-0123456789"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", "" if IS_PRODUCTION else INSECURE_SECRET_KEY)
+DEBUG = env.bool("DEBUG", ENVIRONMENT == "local")
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", () if IS_PRODUCTION else ("localhost", "127.0.0.1", "[::1]", "testserver")
+)
+if IS_PRODUCTION:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY == INSECURE_SECRET_KEY:
+        env.problems.append("SECRET_KEY is missing or weak: use at least 50 random characters.")
+    if DEBUG:
+        env.problems.append("DEBUG must be false in production.")
+    if not ALLOWED_HOSTS:
+        env.problems.append("ALLOWED_HOSTS must list the host names the API is served on.")
+
+# --- Applications ----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "django_celery_beat",
+    "djstripe",
+    "config",
+    "audit",
+    "notifications",
+    "usage",
+    "webhooks",
+    "accounts",
+    "billing",
+    "projects",
+    "files",
+    "ai",
+    "console",
+    "django_celery_results",
+    "anymail",
+    "django_prometheus",
+]
+
+MIDDLEWARE = [
+    # First and last: request counts and latency including every other middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # First, so every response (CORS preflights included) carries X-Request-ID and is logged.
+    "config.middleware.RequestIdMiddleware",
+    "config.middleware.AccessLogMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
+    "config.errors.ErrorEnvelopeMiddleware",
+    "config.middleware.BodySizeLimitMiddleware",
+    "config.throttling.RateLimitHeadersMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Counts authenticated /api/v1/app/ requests (usage metric api_requests) after the response.
+    "usage.middleware.UsageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Static files, i18n ----------------------------------------------------------------------
+# The static files' storage backend is in STORAGES (settings/storage.py).
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True

@@ -1,0 +1,37 @@
+"""Database settings: DATABASE_URL (SQLite by default), PostgreSQL's connection pool, query
+metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings.core import BASE_DIR, IS_PRODUCTION, env
+
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": env.db("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
+# django-prometheus's engines: Django's own backends that also count queries, errors and latency.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends.", 1
+)
+DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+    )
+    if env.bool("DATABASE_POOL", True):
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+            "timeout": env.int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+if IS_PRODUCTION and DATABASE_IS_SQLITE:
+    env.problems.append("DATABASE_URL must point at PostgreSQL (SQLite is for development).")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

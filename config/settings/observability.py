@@ -1,0 +1,39 @@
+"""Observability settings: Prometheus metrics, Sentry, OpenTelemetry traces and logging
+(config/metrics.py, config/observability.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.observability import build_logging
+from config.settings.core import APP_VERSION, ENVIRONMENT, IS_PRODUCTION, env
+
+# --- Metrics, errors and traces (config/metrics.py, config/observability.py) --------------------
+# GET /api/v1/public/metrics: open when METRICS_TOKEN is unset, else `Authorization: Bearer <it>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    env.problems.append("METRICS_TOKEN must be at least 16 characters.")
+# Several processes (gunicorn workers) add their metrics up through files in this directory
+# (prometheus_client reads it from the environment itself): it must exist and be emptied before
+# the server starts.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    env.problems.append(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} is not a directory.")
+# Errors to Sentry while SENTRY_DSN is set.
+SENTRY_DSN = env.str("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", ENVIRONMENT)
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", APP_VERSION)
+# Traces (OTLP over HTTP, e.g. http://otel-collector:4318) while the endpoint is set.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT").rstrip("/")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", "groundwork")
+for _name, _url in (
+    ("SENTRY_DSN", SENTRY_DSN),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", OTEL_EXPORTER_OTLP_ENDPOINT),
+):
+    if _url and not _url.startswith(("http://", "https://")):
+        env.problems.append(f"{_name} must be an http:// or https:// URL.")
+
+# --- Logging ---------------------------------------------------------------------------------
+LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error", "critical"), "info")
+LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if IS_PRODUCTION else "console")
+LOGGING = build_logging(level=LOG_LEVEL.upper(), json=LOG_FORMAT == "json")
