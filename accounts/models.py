@@ -37,9 +37,13 @@ class UserQuerySet(models.QuerySet["User"]):
                 target = getattr(getattr(lookup, "lhs", None), "target", None)
                 if target is None or not target.primary_key:
                     continue
-                if isinstance(lookup, Exact):
+                if isinstance(lookup, Exact) and isinstance(lookup.rhs, str):
                     return [lookup.rhs]
-                if isinstance(lookup, In) and isinstance(lookup.rhs, list | tuple | set):
+                if (
+                    isinstance(lookup, In)
+                    and isinstance(lookup.rhs, list | tuple | set)
+                    and all(isinstance(value, str) for value in lookup.rhs)
+                ):
                     return list(lookup.rhs)
         return list(self.order_by().values_list("pk", flat=True))
 
@@ -65,10 +69,10 @@ class UserQuerySet(models.QuerySet["User"]):
 class UserManager(BaseUserManager["User"]):
     """Creates staff accounts for the admin; API users are created from token claims."""
 
+    use_in_migrations = True
+
     def get_queryset(self) -> UserQuerySet:
         return UserQuerySet(self.model, using=self._db)
-
-    use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> User:
         # Several subjects may share an email; only staff sign in with one, so prefer them.
