@@ -132,6 +132,12 @@ def user_deactivate(*, user: User) -> None:
         transaction.on_commit(lambda: erase_user.delay(user.pk))
 
 
+def _erase_personal_data(user_id: str) -> None:
+    """Everything every app keeps about the user (the registry) and the emails about them."""
+    personal_data.erase_everywhere(user_id)
+    email_erase_for_user(user_id=user_id)
+
+
 def user_erase(*, user_id: str) -> bool:
     """Anonymise a deactivated user's personal fields; idempotent. Returns False if not found.
 
@@ -150,8 +156,7 @@ def user_erase(*, user_id: str) -> bool:
         user.set_unusable_password()
         user.erased_at = timezone.now()
         user.save()
-        personal_data.erase_everywhere(user_id)
-        email_erase_for_user(user_id=user_id)
+        _erase_personal_data(user_id)
     logger.info("user personal data erased", extra={"user_id": user_id})
     return True
 
@@ -168,8 +173,7 @@ def users_delete(*, users: QuerySet[User]) -> int:
     with transaction.atomic():
         user_ids = list(users.values_list("pk", flat=True))
         for user_id in user_ids:
-            personal_data.erase_everywhere(user_id)
-            email_erase_for_user(user_id=user_id)
+            _erase_personal_data(user_id)
         deleted, _ = User.objects.filter(pk__in=user_ids).delete()
     logger.info("users deleted", extra={"user_ids": user_ids})
     return deleted

@@ -24,8 +24,7 @@ def _masked(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
 
 
 def _is_secret(field: str) -> bool:
-    name = field.lower()
-    return any(part in SECRET_FIELDS for part in name.split("_")) or name in SECRET_FIELDS
+    return any(part in SECRET_FIELDS for part in field.lower().split("_"))
 
 
 def audit_record(

@@ -62,7 +62,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def smtp_settings(settings: Any, smtp_sink: SmtpSink) -> SmtpSink:
-    """EMAIL_PROVIDER=smtp pointed at the sink (what settings.py makes of those variables)."""
+    """EMAIL_PROVIDER=smtp pointed at the sink, as config/settings/email.py reads it."""
     settings.EMAIL_PROVIDER = "smtp"
     settings.EMAIL_BACKEND = settings.EMAIL_PROVIDERS["smtp"]
     settings.EMAIL_HOST = "127.0.0.1"
