@@ -1,4 +1,10 @@
-"""The staff console for users and data exports."""
+"""The staff console for users and data exports, and the admin's sign-in form.
+
+Only superusers grant or change access (role, staff, superuser, groups, permissions): other
+staff see those fields read-only, and may not change or delete another staff member's account
+(its password, its email) at all, which would let them sign in as someone with more access.
+Passwords are never shown: the hash's summary and a link to the change-password page.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,48 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Model, Q, QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
+from accounts.backends import sign_in_audit
 from accounts.models import DataExport, User
 from accounts.services import users_delete, users_set_active
+from audit.models import AuditEvent
+from audit.services import audit_record
 from config.admin import NoEditAdmin
+
+# What only a superuser may grant or change.
+ACCESS_FIELDS = ("role", "is_staff", "is_superuser", "groups", "user_permissions")
+# Changes to these on the user page are recorded in the audit log (`user.access_change`).
+AUDITED_FIELDS = (*ACCESS_FIELDS, "is_active")
+
+
+class StaffSignInForm(AdminAuthenticationForm):
+    """The admin's password form, recording every attempt in the audit log."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        request, password = self.request, self.cleaned_data.get("password")
+        if request is None or not isinstance(username, str) or not password:
+            return super().clean()  # incomplete: no password is checked
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            sign_in_audit(request=request, username=username, user=None)
+            raise
+        sign_in_audit(request=request, username=username, user=self.user_cache)
+        return cleaned
+
+
+admin.site.login_form = StaffSignInForm
 
 
 class StaffUserCreationForm(BaseUserCreationForm):
@@ -33,7 +71,10 @@ def _https_urls(db_field: models.Field[Any, Any], **kwargs: Any) -> forms.Field 
     return db_field.formfield(**kwargs)
 
 
-class UserChangeForm(forms.ModelForm):
+class UserChangeForm(DjangoUserChangeForm):
+    """The user page's form: the password as a read-only summary (Django's hash widget, with a
+    link to the change-password page), never the hash in an input."""
+
     class Meta:
         model = User
         fields = (
@@ -46,6 +87,7 @@ class UserChangeForm(forms.ModelForm):
             "is_staff",
             "is_superuser",
             "groups",
+            "user_permissions",
         )
         formfield_callback = _https_urls
 
@@ -83,7 +125,19 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         ("Profile", {"fields": ("full_name", "avatar_url")}),
-        ("Access", {"fields": ("role", "is_active", "is_staff", "is_superuser", "groups")}),
+        (
+            "Access",
+            {
+                "fields": (
+                    "role",
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
+        ),
         ("Subscription", {"fields": ("subscription_plan", "subscription_status")}),
         (
             "Activity",
@@ -100,7 +154,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    filter_horizontal = ("groups",)
+    filter_horizontal = ("groups", "user_permissions")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("activate_users", "deactivate_users")
 
@@ -110,27 +164,121 @@ class UserAdmin(DjangoUserAdmin):
         # Inlines (added by apps above accounts) belong to an existing user: none on the add page.
         return tuple(self.inlines) if obj is not None else ()
 
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return super().has_change_permission(request, obj) and _may_manage(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and _may_manage(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if _is_superuser(request):
+            return readonly
+        return (*readonly, *ACCESS_FIELDS)
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # Shown read-only, the password field would print the raw hash.
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": tuple(
+                        "password_summary" if field == "password" else field
+                        for field in options["fields"]
+                    ),
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="Password")
+    def password_summary(self, obj: User) -> str:
+        return "Set" if obj.has_usable_password() else "No password set"
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ModelForm[User],
+        formsets: list[BaseInlineFormSet[Any, Any, Any]],
+        change: bool,
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        changes = {
+            field: (_plain(form.initial.get(field)), _plain(form.cleaned_data.get(field)))
+            for field in AUDITED_FIELDS
+            if field in form.changed_data
+        }
+        if change and changes:
+            audit_record(
+                action="user.access_change",
+                actor=request.user,
+                actor_type=AuditEvent.ActorType.STAFF,
+                target_type="user",
+                target_id=form.instance.pk,
+                changes=changes,
+                request=request,
+            )
+
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         users_delete(users=User.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         users_delete(users=queryset)
 
-    @admin.action(description="Activate selected users")
+    @admin.action(description="Activate selected users", permissions=("change",))
     def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._set_active(request, queryset, active=True)
 
-    @admin.action(description="Deactivate selected users")
+    @admin.action(description="Deactivate selected users", permissions=("change",))
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self._set_active(request, queryset, active=False)
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[User], *, active: bool) -> None:
         acting_user = cast(User, request.user)
-        changed = users_set_active(users=queryset, active=active, acting_user=acting_user)
+        allowed = _manageable(request, queryset)
+        skipped = queryset.exclude(pk__in=allowed.values("pk")).count()
+        changed = users_set_active(users=allowed, active=active, acting_user=acting_user)
         verb = "activated" if active else "deactivated"
         self.message_user(request, f"{changed} user(s) {verb}.", messages.SUCCESS)
         if queryset.filter(pk=acting_user.pk).exists():
             self.message_user(request, "Your own account was left unchanged.", messages.WARNING)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} staff account(s) left unchanged: only a superuser may change "
+                "another staff member's account.",
+                messages.WARNING,
+            )
+
+
+def _plain(value: Any) -> Any:
+    """A form value as the audit log keeps it: related objects as their sorted names."""
+    if isinstance(value, QuerySet | list | tuple):
+        return sorted(str(item) for item in value)
+    return str(value) if isinstance(value, Model) else value
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_superuser", False))
+
+
+def _may_manage(request: HttpRequest, obj: User | None) -> bool:
+    """Whether the signed-in staff member may change (or delete) `obj` at all: a superuser any
+    account, other staff their own and those of users without staff access."""
+    if obj is None or _is_superuser(request) or obj.pk == request.user.pk:
+        return True
+    return not (obj.is_staff or obj.is_superuser)
+
+
+def _manageable(request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+    """The users of `queryset` the signed-in staff member may change (`_may_manage`)."""
+    if _is_superuser(request):
+        return queryset
+    return queryset.filter(Q(is_staff=False, is_superuser=False) | Q(pk=request.user.pk))
 
 
 @admin.register(DataExport)

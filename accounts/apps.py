@@ -6,6 +6,11 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import identity_events
+        from accounts import identity_events, identity_webhooks, personal_data
 
         identity_events.register_handlers()
+        identity_webhooks.register_payloads()
+        personal_data.register(
+            "identity_webhooks",
+            erase=lambda user_id: identity_webhooks.identity_events_scrub(user_id=user_id),
+        )

@@ -3,26 +3,76 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from accounts.models import User
 from accounts.services import user_get_or_create_from_claims, user_record_login
 from accounts.tokens import InvalidToken, verify_token
-from config.errors import AuthenticationError, AuthorizationError
-from config.metrics import record_auth_failure
+from config.errors import AuthenticationError, AuthorizationError, RateLimitError
+from config.metrics import record_auth_failure, record_rate_limited
 from config.observability import user_id_var
+from config.outages import OutageLog
+from config.throttling import ScopedRateThrottle, parse_rate
 
 logger = logging.getLogger(__name__)
+
+AUTH_FAILURES_SCOPE = "auth_failures"
+# While the cache is down: one log line a minute, as for the rate limits.
+AUTH_LIMITER_OUTAGE = OutageLog(logger, "auth failure limiter unavailable, requests allowed")
+
+
+class AuthFailureLimiter:
+    """Failed token verifications per client IP in a fixed window (`RATE_LIMIT_AUTH_FAILURES`),
+    shared by every worker through the cache like `config.throttling`.
+
+    DRF authenticates before it throttles, so the API's rate limits never see a request whose
+    token is refused: this counts those. Once an IP has used up the window's failures, its
+    Bearer requests are answered 429 before any verification (no signature check, no JWKS
+    fetch) until the window ends. A cache outage lets requests through, as the rate limits do.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.limit, self.window = parse_rate(settings.RATE_LIMIT_AUTH_FAILURES)
+        now = time.time()
+        self.window_start = int(now // self.window * self.window)
+        self.retry_after = max(1, math.ceil(self.window_start + self.window - now))
+        ident = BaseThrottle().get_ident(request)
+        self.key = f"throttle:{AUTH_FAILURES_SCOPE}:ip:{ident}:{self.window_start}"
+
+    def check(self) -> None:
+        """Raise `RateLimitError` (429) when this IP has no failures left in the window."""
+        try:
+            failures = cache.get(self.key) or 0
+        except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
+            AUTH_LIMITER_OUTAGE.failed(error)
+            return
+        AUTH_LIMITER_OUTAGE.recovered()
+        if failures >= self.limit:
+            record_rate_limited(scope=AUTH_FAILURES_SCOPE)
+            raise RateLimitError(self.retry_after)
+
+    def record_failure(self) -> None:
+        """Count one refused token."""
+        try:
+            ScopedRateThrottle.increment(self.key, timeout=self.window + 1)
+        except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
+            AUTH_LIMITER_OUTAGE.failed(error)
 
 
 class JWTAuthentication(BaseAuthentication):
     """`Authorization: Bearer <JWT>` → the user named by its `sub`, created on first sight.
 
     No header means anonymous (the permission then answers 401); a header that is not a valid
-    Bearer token is a 401; a deactivated user is a 403.
+    Bearer token is a 401; a deactivated user is a 403. Refused tokens are counted per client
+    IP (`AuthFailureLimiter`): over `RATE_LIMIT_AUTH_FAILURES`, 429 without verifying.
     """
 
     def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
@@ -31,6 +81,8 @@ class JWTAuthentication(BaseAuthentication):
             return None
         scheme, _, token = header.partition(" ")
         token = token.strip()
+        limiter = AuthFailureLimiter(request)
+        limiter.check()
         try:
             if scheme.lower() != "bearer" or not token or " " in token:
                 raise InvalidToken(
@@ -40,6 +92,7 @@ class JWTAuthentication(BaseAuthentication):
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc.reason)
             record_auth_failure(reason=exc.reason)
+            limiter.record_failure()
             raise
         user = user_get_or_create_from_claims(claims=claims)
         user_id_var.set(user.pk)

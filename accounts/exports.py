@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import urljoin
 
@@ -25,6 +26,7 @@ from django.utils import timezone
 from accounts import personal_data
 from accounts.models import DataExport, User
 from config.api import iso_utc
+from config.celery import enqueue_stored_work
 from config.errors import RateLimitError
 from notifications.selectors import email_list
 from notifications.services import email_send
@@ -63,7 +65,9 @@ def data_export_request(*, user: User, base_url: str) -> DataExport:
             retry_after = int((last.created_at + interval - now).total_seconds()) + 1
             raise RateLimitError(retry_after)
         export = DataExport.objects.create(user=user)
-        transaction.on_commit(lambda: build_data_export.delay(str(export.pk), base_url))
+        transaction.on_commit(
+            partial(enqueue_stored_work, build_data_export, str(export.pk), base_url)
+        )
     return export
 
 
@@ -147,9 +151,10 @@ def _build(*, export: DataExport, base_url: str) -> None:
     export.completed_at = now
     export.error = ""
     export.save(update_fields=["status", "file", "completed_at", "error", "updated_at"])
-    if user.email:
+    # Only to an address the identity provider vouches for: an unverified one may be another's.
+    if user.deliverable_email:
         email_send(
-            to=user.email,
+            to=user.deliverable_email,
             template="export_ready",
             context={
                 "name": user.full_name or "",

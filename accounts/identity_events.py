@@ -34,6 +34,7 @@ from accounts.selectors import user_get
 from accounts.services import user_delete_from_identity, user_sync_from_identity
 from webhooks.models import WebhookEvent
 from webhooks.registry import register
+from webhooks.services import webhook_events_scrub
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class IdentityChange:
     full_name: str | None = None
     avatar_url: str | None = None
     synced_at: datetime | None = None
+    # The provider's word on the email: None when the event says nothing.
+    email_verified: bool | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -95,19 +98,22 @@ def _from_iso(value: Any) -> datetime | None:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
 
 
-def _clerk_email(user: Mapping[str, Any]) -> str | None:
-    """The primary email address, else the first one listed."""
+def _clerk_email(user: Mapping[str, Any]) -> tuple[str | None, bool | None]:
+    """The primary email address, else the first one listed, and whether Clerk verified it
+    (`verification.status`; None when the entry does not say)."""
     addresses = user.get("email_addresses")
     if not isinstance(addresses, list):
-        return None
+        return None, None
     entries = [entry for entry in addresses if isinstance(entry, Mapping)]
     primary_id = user.get("primary_email_address_id")
     primary = [entry for entry in entries if primary_id and entry.get("id") == primary_id]
     for entry in primary or entries:
         address = _text(entry.get("email_address"))
         if address:
-            return address
-    return None
+            verification = entry.get("verification")
+            status = verification.get("status") if isinstance(verification, Mapping) else None
+            return address, (status == "verified" if isinstance(status, str) else None)
+    return None, None
 
 
 def _joined_name(*parts: Any) -> str | None:
@@ -128,9 +134,11 @@ def clerk_change(*, event_type: str, payload: Any) -> IdentityChange | None:
     user_id = _user_id(data.get("id"))
     if event_type == CLERK_DELETED:
         return IdentityChange(user_id=user_id, deleted=True)
+    email, email_verified = _clerk_email(data)
     return IdentityChange(
         user_id=user_id,
-        email=_clerk_email(data),
+        email=email,
+        email_verified=email_verified,
         full_name=_joined_name(data.get("first_name"), data.get("last_name")),
         avatar_url=_text(data.get("image_url")),
         synced_at=_from_milliseconds(data.get("updated_at")),
@@ -143,7 +151,7 @@ def supabase_event_type(payload: Mapping[str, Any]) -> str:
     Raises ValueError when the body is not a database webhook.
     """
     operation, schema, table = payload.get("type"), payload.get("schema"), payload.get("table")
-    if operation not in SUPABASE_OPERATIONS:
+    if not isinstance(operation, str) or operation not in SUPABASE_OPERATIONS:
         raise ValueError("`type` must be INSERT, UPDATE or DELETE")
     if not _text(schema) or not _text(table):
         raise ValueError("`schema` and `table` must be names")
@@ -174,9 +182,12 @@ def supabase_change(*, payload: Any) -> IdentityChange | None:
         return IdentityChange(user_id=user_id, deleted=True)
     metadata = row.get("raw_user_meta_data")
     metadata = metadata if isinstance(metadata, Mapping) else {}
+    # Supabase confirms an address by setting `email_confirmed_at` (`confirmed_at` before it).
+    confirmed_key = next((k for k in ("email_confirmed_at", "confirmed_at") if k in row), None)
     return IdentityChange(
         user_id=user_id,
         email=_text(row.get("email")),
+        email_verified=None if confirmed_key is None else row[confirmed_key] is not None,
         full_name=_text(metadata.get("full_name")) or _text(metadata.get("name")),
         avatar_url=_text(metadata.get("avatar_url")) or _text(metadata.get("picture")),
         synced_at=_from_iso(row.get("updated_at")),
@@ -185,10 +196,10 @@ def supabase_change(*, payload: Any) -> IdentityChange | None:
 
 def _deletion_recorded(provider: str, user_id: str) -> bool:
     """Whether the ledger holds this provider's deletion of `user_id` (Supabase: hard deletes)."""
-    events = WebhookEvent.objects.filter(provider=provider)
-    if provider == CLERK:
-        return events.filter(event_type=CLERK_DELETED, payload__data__id=user_id).exists()
-    return events.filter(event_type="auth.users.DELETE", payload__old_record__id=user_id).exists()
+    deleted = CLERK_DELETED if provider == CLERK else "auth.users.DELETE"
+    return WebhookEvent.objects.filter(
+        provider=provider, subject=user_id, event_type=deleted
+    ).exists()
 
 
 def _apply(provider: str, change: IdentityChange) -> None:
@@ -202,6 +213,8 @@ def _apply(provider: str, change: IdentityChange) -> None:
             "identity event for a deleted user skipped",
             extra={"user_id": change.user_id, "provider": provider},
         )
+        # A late copy of a deleted person's profile is not kept in the ledger either.
+        webhook_events_scrub(provider=provider, subjects=[change.user_id])
         return
     outcome = user_sync_from_identity(
         user_id=change.user_id,
@@ -209,10 +222,13 @@ def _apply(provider: str, change: IdentityChange) -> None:
         full_name=change.full_name,
         avatar_url=change.avatar_url,
         synced_at=change.synced_at,
+        email_verified=change.email_verified,
     )
     logger.info(
         "identity sync %s", outcome, extra={"user_id": change.user_id, "provider": provider}
     )
+    if outcome == "erased":
+        webhook_events_scrub(provider=provider, subjects=[change.user_id])
 
 
 def clerk_user_event(event: WebhookEvent) -> None:

@@ -18,6 +18,14 @@ handlers, any other table's webhook is stored and ends `ignored`.
 
 Every failed check answers before anything is stored. The handlers are in
 `accounts.identity_events`.
+
+The ledger keeps only what those handlers read (`CLERK_FIELDS`, `SUPABASE_FIELDS`): the user's
+id, email and its verification, names, avatar and times. Supabase's `auth.users` rows also carry
+the password hash, recovery, confirmation and email-change tokens, the phone number and the
+provider's app metadata; Clerk's users their phone numbers, external accounts and private
+metadata: none of it is stored. An event's subject is the user's id; the user's erasure scrubs
+the personal fields (email, names, avatar) of every event about them
+(`identity_events_scrub`).
 """
 
 from __future__ import annotations
@@ -27,13 +35,99 @@ import binascii
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from rest_framework.request import Request
 
-from accounts.identity_events import clerk_change, supabase_change, supabase_event_type
+from accounts.identity_events import (
+    CLERK,
+    SUPABASE,
+    SUPABASE_USERS,
+    clerk_change,
+    supabase_change,
+    supabase_event_type,
+)
 from config.errors import AuthenticationError, BadRequestError
 from webhooks.intake import VerifiedEvent, WebhookIntakeView, parse_json_object
+from webhooks.payloads import KEEP, PERSONAL
+from webhooks.registry import register_payload
+from webhooks.services import webhook_events_scrub
+
+# What the ledger keeps of a Clerk event: the envelope and the fields of a User object that
+# `identity_events.clerk_change` reads (other event types keep the same few fields of `data`).
+CLERK_FIELDS = {
+    **dict.fromkeys(("type", "object", "timestamp", "instance_id"), KEEP),
+    "data": {
+        **dict.fromkeys(
+            ("id", "object", "deleted", "created_at", "updated_at", "primary_email_address_id"),
+            KEEP,
+        ),
+        **dict.fromkeys(("first_name", "last_name", "image_url"), PERSONAL),
+        "email_addresses": [
+            {
+                "id": KEEP,
+                "object": KEEP,
+                "email_address": PERSONAL,
+                "verification": {"status": KEEP, "strategy": KEEP},
+            }
+        ],
+    },
+}
+# ...and of a Supabase database webhook: of a row, what `identity_events.supabase_change` reads.
+_SUPABASE_ROW = {
+    **dict.fromkeys(
+        ("id", "created_at", "updated_at", "deleted_at", "email_confirmed_at", "confirmed_at"),
+        KEEP,
+    ),
+    "email": PERSONAL,
+    "raw_user_meta_data": {
+        **dict.fromkeys(("full_name", "name", "avatar_url", "picture"), PERSONAL),
+        "email_verified": KEEP,
+    },
+}
+SUPABASE_FIELDS = {
+    **dict.fromkeys(("type", "schema", "table"), KEEP),
+    "record": _SUPABASE_ROW,
+    "old_record": _SUPABASE_ROW,
+}
+
+
+def _row_id(row: Any) -> str | None:
+    value = row.get("id") if isinstance(row, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def clerk_subject(payload: Any) -> str | None:
+    """The user a Clerk event is about (`data.id`), for user events."""
+    if not isinstance(payload, Mapping) or not str(payload.get("type", "")).startswith("user."):
+        return None
+    return _row_id(payload.get("data"))
+
+
+def supabase_subject(payload: Any) -> str | None:
+    """The user an auth.users webhook is about (its row's id)."""
+    if not isinstance(payload, Mapping):
+        return None
+    if (payload.get("schema"), payload.get("table")) != SUPABASE_USERS:
+        return None
+    return _row_id(payload.get("record")) or _row_id(payload.get("old_record"))
+
+
+def register_payloads() -> None:
+    """Declare what the ledger keeps of Clerk's and Supabase's events (see the module)."""
+    register_payload(CLERK, fields=CLERK_FIELDS, subject=clerk_subject)
+    register_payload(SUPABASE, fields=SUPABASE_FIELDS, subject=supabase_subject)
+
+
+def identity_events_scrub(*, user_id: str) -> int:
+    """Erasure: remove the personal fields of the identity providers' events about the user."""
+    return sum(
+        webhook_events_scrub(provider=provider, subjects=[user_id])
+        for provider in (CLERK, SUPABASE)
+    )
+
 
 SVIX_SIGNATURE_VERSION = "v1"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every Svix secret, not a secret

@@ -106,6 +106,13 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
         primary_key=True, max_length=255, default=new_local_user_id, editable=False
     )
     email = models.EmailField(max_length=320, blank=True, db_index=True)
+    email_verified = models.BooleanField(
+        default=True,
+        help_text=(
+            "Whether the identity provider vouches for the email (accounts made here: yes). An "
+            "unverified email is never mailed nor given to Stripe."
+        ),
+    )
     full_name = models.CharField(max_length=255, null=True, blank=True)
     avatar_url = models.URLField(max_length=2048, null=True, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.USER)
@@ -142,6 +149,12 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
 
     def __str__(self) -> str:
         return self.email or self.id
+
+    @property
+    def deliverable_email(self) -> str:
+        """The address mail and payment providers may be given: the email once verified, else
+        empty."""
+        return self.email if self.email_verified else ""
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)

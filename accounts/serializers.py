@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import DataExport, User
+from config.serializers import StrictInput
 
 
 class UserOutput(serializers.ModelSerializer[User]):
@@ -24,7 +25,7 @@ class UserOutput(serializers.ModelSerializer[User]):
         read_only_fields = fields
 
 
-class UserUpdateInput(serializers.Serializer):
+class UserUpdateInput(StrictInput):
     """Fields a user may change; anything else in the body is ignored."""
 
     full_name = serializers.CharField(

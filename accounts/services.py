@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.utils import timezone
 from accounts import personal_data
 from accounts.models import User
 from accounts.selectors import user_get_cached
+from config.celery import enqueue_stored_work
 from notifications.services import email_erase_for_user, email_send
 
 logger = logging.getLogger(__name__)
@@ -54,20 +56,70 @@ def _valid_or_none(value: str | None, validator: Any, max_length: int) -> str | 
     return value
 
 
+def _claim_bool(value: Any) -> bool | None:
+    """A boolean claim; some providers send "true"/"false" strings. None when absent or odd."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def email_verified_default(verified: bool | None) -> bool:
+    """What the provider's word on an email means: its explicit verdict, and without one,
+    verified unless `AUTH_REQUIRE_EMAIL_VERIFIED` (many providers' access tokens, Clerk's and
+    Supabase's among them, carry an email but no `email_verified` claim)."""
+    if verified is not None:
+        return verified
+    return not settings.AUTH_REQUIRE_EMAIL_VERIFIED
+
+
+def email_verdict_from_claims(claims: Mapping[str, Any]) -> bool | None:
+    """The token's own word on its email: True, False, or None when it says nothing.
+
+    Only a top-level `email` can be verified: `user_metadata` is edited by the user (Supabase), so
+    an address found only there is not, and a `true` there proves nothing. A `false` anywhere is
+    believed (a user lying about it only stops their own mail).
+    """
+    email = claims.get("email")
+    if not isinstance(email, str) or not email.strip():
+        return False
+    verdict = _claim_bool(claims.get("email_verified"))
+    metadata = claims.get("user_metadata")
+    if (
+        verdict is None
+        and isinstance(metadata, Mapping)
+        and _claim_bool(metadata.get("email_verified")) is False
+    ):
+        return False
+    return verdict
+
+
 def profile_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
     """The profile fields a token carries, in Supabase, Clerk, Auth0 or plain OIDC style,
-    cleaned as the identity provider's webhooks are (`identity_profile`)."""
-    return identity_profile(
+    cleaned as the identity provider's webhooks are (`identity_profile`), and whether the email
+    is verified (`email_verdict_from_claims`, `email_verified_default`)."""
+    profile = identity_profile(
         email=_first_claim(claims, "email"),
         full_name=_first_claim(claims, "name", "full_name"),
         avatar_url=_first_claim(claims, "picture", "avatar_url"),
     )
+    profile["email_verified"] = bool(profile["email"]) and email_verified_default(
+        email_verdict_from_claims(claims)
+    )
+    return profile
 
 
 def user_get_or_create_from_claims(*, claims: Mapping[str, Any]) -> User:
-    """The token's user, created from its claims on first sight (one query when known)."""
+    """The token's user, created from its claims on first sight (one query when known).
+
+    A known user's `email_verified` follows what a token explicitly says about the same address
+    (one UPDATE when it changes): an address confirmed after sign-up starts receiving mail, and
+    one the provider says is unverified stops. A token silent about it changes nothing.
+    """
     user = user_get_cached(user_id=claims["sub"])
     if user is not None:
+        _user_follow_email_verdict(user=user, claims=claims)
         return user
     # API users never sign in with a password.
     defaults = {**profile_from_claims(claims), "password": make_password(None)}
@@ -75,14 +127,32 @@ def user_get_or_create_from_claims(*, claims: Mapping[str, Any]) -> User:
     if created:
         logger.info("user created from token", extra={"user_id": user.pk})
         user_send_welcome(user=user)
+    else:
+        _user_follow_email_verdict(user=user, claims=claims)
     return user
 
 
+def _user_follow_email_verdict(*, user: User, claims: Mapping[str, Any]) -> None:
+    if not user.email or ("email" not in claims and "user_metadata" not in claims):
+        return
+    verdict = email_verdict_from_claims(claims)
+    if verdict is None or verdict == user.email_verified:
+        return
+    if profile_from_claims(claims)["email"] != user.email:
+        return
+    User.objects.filter(pk=user.pk).update(email_verified=verdict, updated_at=timezone.now())
+    user.email_verified = verdict
+    logger.info(
+        "user email verification changed",
+        extra={"user_id": user.pk, "email_verified": verdict},
+    )
+
+
 def user_send_welcome(*, user: User) -> None:
-    """Queue the welcome email of a user just created (none without an email address)."""
-    if user.email:
+    """Queue the welcome email of a user just created (none without a verified email)."""
+    if user.deliverable_email:
         email_send(
-            to=user.email,
+            to=user.deliverable_email,
             template="welcome",
             context={"name": user.full_name or ""},
             user=user,
@@ -129,7 +199,7 @@ def user_deactivate(*, user: User) -> None:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False, updated_at=timezone.now())
         user.is_active = False
-        transaction.on_commit(lambda: erase_user.delay(user.pk))
+        transaction.on_commit(partial(enqueue_stored_work, erase_user, user.pk))
 
 
 def _erase_personal_data(user_id: str) -> None:
@@ -172,6 +242,8 @@ def users_delete(*, users: QuerySet[User]) -> int:
     first, through the personal-data registry (stored files included), then the rows."""
     with transaction.atomic():
         user_ids = list(users.values_list("pk", flat=True))
+        # The users' rows first, as erasure and file confirmation lock them (then their files).
+        list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values("pk"))
         for user_id in user_ids:
             _erase_personal_data(user_id)
         deleted, _ = User.objects.filter(pk__in=user_ids).delete()
@@ -207,6 +279,7 @@ def user_sync_from_identity(
     full_name: str | None,
     avatar_url: str | None,
     synced_at: datetime | None,
+    email_verified: bool | None = None,
 ) -> IdentitySyncOutcome:
     """Create or update a user's profile from the identity provider's copy of it.
 
@@ -215,9 +288,11 @@ def user_sync_from_identity(
     order end in the newest profile. A copy without one is applied without moving that mark.
     Only email, full name and avatar are written: a deactivated user stays deactivated, and an
     erased user (`erased`) is never written again, so a late delivery cannot bring personal data
-    back. Returns what happened.
+    back. `email_verified` is the provider's word on the email (None: it says nothing,
+    `email_verified_default`). Returns what happened.
     """
     profile = identity_profile(email=email, full_name=full_name, avatar_url=avatar_url)
+    profile["email_verified"] = bool(profile["email"]) and email_verified_default(email_verified)
     with transaction.atomic():
         user = User.objects.select_for_update().filter(pk=user_id).first()
         if user is None:

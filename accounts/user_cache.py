@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import cache
 from django.db import transaction
 
+from config.outages import OutageLog
+
 if TYPE_CHECKING:
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
+CACHE_OUTAGE = OutageLog(logger, "user cache unavailable, users read from the database")
 
 USER_CACHE_SECONDS = 60
 
@@ -29,9 +32,10 @@ def cached_user(user_id: str) -> User | None:
     """The cached user, or None when absent or the cache is down."""
     try:
         user: Any = cache.get(_key(user_id))
-    except Exception:  # the database answers instead
-        logger.warning("user cache unavailable", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the database answers instead
+        CACHE_OUTAGE.failed(error)
         return None
+    CACHE_OUTAGE.recovered()
     return user
 
 
@@ -39,8 +43,8 @@ def remember_user(user: User) -> None:
     """Cache `user` (as read from the database) for the next requests."""
     try:
         cache.set(_key(user.pk), user, USER_CACHE_SECONDS)
-    except Exception:  # caching is an optimisation only
-        logger.warning("user cache unavailable", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - caching is an optimisation only
+        CACHE_OUTAGE.failed(error)
 
 
 def forget_users(*user_ids: str) -> None:
@@ -52,8 +56,8 @@ def forget_users(*user_ids: str) -> None:
     def forget() -> None:
         try:
             cache.delete_many([_key(user_id) for user_id in user_ids])
-        except Exception:  # entries expire on their own
-            logger.warning("user cache unavailable", exc_info=True)
+        except Exception as error:  # noqa: BLE001 - entries expire on their own
+            CACHE_OUTAGE.failed(error)
 
     forget()
     transaction.on_commit(forget)

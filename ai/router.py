@@ -11,12 +11,19 @@ gemini, echo → echo, or any provider whose configured model is that name; else
 AI_DEFAULT_PROVIDER), then AI_FALLBACK_PROVIDERS in order, without duplicates and without
 providers that are not configured. A provider keeps the requested model only when it owns it;
 otherwise (a fallback, or no model named) it gets its configured model, AI_PROVIDER_MODELS[name].
+With `allowed` (the caller's plan allowlist, see `ai.services`), a step whose model is not in it
+is left out, so a fallback never serves a model the caller may not use.
 
 Each step of the plan: a provider whose breaker is open is skipped (and counts as a failure);
 otherwise it is called with settings.AI_TIMEOUT_SECONDS. A `ProviderTimeout` or
 `ProviderUnavailable` is logged (provider, model, error kind; never the prompt), recorded by the
 breaker, and the next provider is tried. A `ProviderRequestError` stops the plan: the caller's
-request was refused, so it becomes `BadRequestError` (400) with the provider's message.
+request was refused, so it becomes `BadRequestError` (400), or `ExternalServiceError` (502) when
+the provider refused our credentials (401, 403).
+
+A provider's own error text never reaches the caller: it may carry our account's details or a
+fragment of a key. It is logged (with the provider, model and status); the errors raised here carry
+a generic message naming the provider, and details.service.
 
 When every step failed: `GatewayTimeoutError` (504) if every failure was a timeout, otherwise
 `ExternalServiceError` (502); both carry details.providers, one entry per step with its error
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -59,11 +66,15 @@ from config.errors import (
     ExternalServiceError,
     GatewayTimeoutError,
     ServiceUnavailableError,
+    ValidationError,
 )
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Provider statuses that refuse our credentials (a bad or revoked key): not the caller's fault.
+CREDENTIALS_REFUSED = frozenset({401, 403})
 
 MODEL_OWNERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^(gpt-|chatgpt-|o1|o3|o4)"), "openai"),
@@ -98,8 +109,14 @@ def model_owner(model: str) -> str | None:
     return None
 
 
-def plan(*, provider: str | None, model: str | None) -> list[Step]:
-    """The providers to try, in order, each with its model (raises 400 for an unknown provider)."""
+def plan(
+    *, provider: str | None, model: str | None, allowed: Collection[str] | None = None
+) -> list[Step]:
+    """The providers to try, in order, each with its model (raises 400 for an unknown provider).
+
+    With `allowed`, steps whose model is not in it are left out; when that leaves none, 422
+    naming `model`.
+    """
     if provider is not None and provider not in settings.AI_PROVIDERS:
         raise BadRequestError(
             f"Unknown AI provider {provider!r}",
@@ -108,11 +125,25 @@ def plan(*, provider: str | None, model: str | None) -> list[Step]:
     owner = model_owner(model) if model else None
     first = provider or owner or settings.AI_DEFAULT_PROVIDER
     steps: list[Step] = []
+    refused = False
     for name in dict.fromkeys([first, *settings.AI_FALLBACK_PROVIDERS]):
         if not registry.is_configured(name):
             continue
         chosen = model if model and owner == name else settings.AI_PROVIDER_MODELS[name]
+        if allowed is not None and chosen not in allowed:
+            refused = True
+            continue
         steps.append(Step(name, chosen))
+    if not steps and refused:
+        raise ValidationError(
+            [
+                {
+                    "field": "model",
+                    "message": "No AI model your plan allows is available now.",
+                    "code": "not_in_plan",
+                }
+            ]
+        )
     if not steps:
         if registry.configured_providers():
             raise ServiceUnavailableError(
@@ -170,11 +201,12 @@ class _Attempts:
     def failed(self, step: Step, error: ProviderError) -> None:
         kind = _kind(error)
         logger.warning(
-            "AI provider %s (model %s) failed: %s%s",
+            "AI provider %s (model %s) failed: %s%s: %s",
             step.provider,
             step.model,
             kind,
             f" (status {error.status})" if error.status else "",
+            error,
             extra={
                 "provider": step.provider,
                 "model": step.model,
@@ -189,15 +221,33 @@ class _Attempts:
 
     def final_error(self) -> AppError:
         details = {"service": "ai", "providers": self.failures}
+        named = ", ".join(dict.fromkeys(failure["provider"] for failure in self.failures))
         if all(failure["error"] == "timeout" for failure in self.failures):
-            return GatewayTimeoutError("The AI provider did not answer in time", details=details)
-        return ExternalServiceError("The AI provider failed", details=details)
+            return GatewayTimeoutError(
+                f"The AI provider ({named}) did not answer in time", details=details
+            )
+        return ExternalServiceError(f"The AI provider ({named}) failed", details=details)
 
 
-def _refused(step: Step, error: ProviderRequestError) -> BadRequestError:
-    """The provider answered and refused the request: the caller's error, no fallback."""
+def _refused(step: Step, error: ProviderRequestError) -> AppError:
+    """The provider answered and refused the request: no fallback.
+
+    The caller's error (400), unless the provider refused our credentials (502). The provider's
+    text is logged, never returned.
+    """
     breaker.record_success(step.provider)
-    return BadRequestError(str(error), details={"service": step.provider, "status": error.status})
+    logger.warning(
+        "AI provider %s (model %s) refused the request (status %s): %s",
+        step.provider,
+        step.model,
+        error.status,
+        error,
+        extra={"provider": step.provider, "model": step.model, "status": error.status},
+    )
+    details = {"service": step.provider, "status": error.status}
+    if error.status in CREDENTIALS_REFUSED:
+        return ExternalServiceError(f"The AI provider {step.provider} failed", details=details)
+    return BadRequestError(f"The AI provider {step.provider} refused the request", details=details)
 
 
 def _timeout() -> float:
@@ -205,11 +255,15 @@ def _timeout() -> float:
 
 
 def complete(
-    request: CompletionRequest, *, provider: str | None = None, model: str | None = None
+    request: CompletionRequest,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    allowed: Collection[str] | None = None,
 ) -> Completion:
     """A completion from the first provider of the plan that answers (see the module docstring)."""
     attempts = _Attempts()
-    for step in plan(provider=provider, model=model or request.model):
+    for step in plan(provider=provider, model=model or request.model, allowed=allowed):
         if not attempts.allow(step):
             continue
         completion = attempts.run(step, partial(_complete, step, request))
@@ -226,14 +280,18 @@ def _complete(step: Step, request: CompletionRequest) -> Completion:
 
 
 def stream(
-    request: CompletionRequest, *, provider: str | None = None, model: str | None = None
+    request: CompletionRequest,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    allowed: Collection[str] | None = None,
 ) -> Iterator[StreamItem]:
     """`TextDelta`s then one `StreamEnd` from the first provider that starts answering.
 
-    Errors of the plan (400, 502, 503, 504) are raised by the first `next()`.
+    Errors of the plan (400, 422, 502, 503, 504) are raised by the first `next()`.
     """
     attempts = _Attempts()
-    for step in plan(provider=provider, model=model or request.model):
+    for step in plan(provider=provider, model=model or request.model, allowed=allowed):
         if not attempts.allow(step):
             continue
         upstream = registry.get_provider(step.provider).stream(
@@ -278,13 +336,14 @@ def _rest(
     try:
         yield from upstream
     except ProviderError as error:
+        logger.warning(
+            "AI provider %s (model %s) failed mid-stream: %s: %s",
+            step.provider,
+            step.model,
+            _kind(error),
+            error,
+            extra={"provider": step.provider, "model": step.model, "error": _kind(error)},
+        )
         if not isinstance(error, ProviderRequestError):
-            logger.warning(
-                "AI provider %s (model %s) failed mid-stream: %s",
-                step.provider,
-                step.model,
-                _kind(error),
-                extra={"provider": step.provider, "model": step.model, "error": _kind(error)},
-            )
             breaker.record_failure(step.provider)
         raise

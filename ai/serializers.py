@@ -12,10 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ai.models import MODEL_MAX_LENGTH
 from ai.providers.base import Completion
+from config.serializers import StrictInput
 
 CONTENT_MAX_LENGTH = 32_000
 MESSAGES_MAX = 100
@@ -28,15 +30,24 @@ model_name = RegexValidator(
 )
 
 
+@extend_schema_field(
+    # The schema lists every priced model; the caller's plan allows some of them.
+    {"type": "string", "enum": list(settings.AI_MODEL_PRICES)}
+)
+class ModelNameField(serializers.CharField):
+    """A model name (validated by `model_name`, then against the caller's plan)."""
+
+
 def _model_field() -> serializers.CharField:
-    return serializers.CharField(
+    return ModelNameField(
         max_length=MODEL_MAX_LENGTH,
         required=False,
         allow_null=True,
         allow_blank=True,
         validators=[model_name],
         help_text=(
-            "A model of the provider that serves the call; omitted or blank: the provider's "
+            "A model of the provider that serves the call, one of the caller's plan "
+            "(GET /ai/status `models`; another is a 422); omitted or blank: the provider's "
             "configured model."
         ),
     )
@@ -61,7 +72,7 @@ def _content_field(**kwargs: Any) -> serializers.CharField:
     )
 
 
-class _GenerationInput(serializers.Serializer):
+class _GenerationInput(StrictInput):
     """`temperature` and `max_tokens`, whose bound follows the current AI_MAX_TOKENS."""
 
     temperature = _temperature_field()
@@ -72,7 +83,7 @@ class _GenerationInput(serializers.Serializer):
         self.fields["max_tokens"] = _max_tokens_field()
 
 
-class MessageInput(serializers.Serializer):
+class MessageInput(StrictInput):
     role = serializers.ChoiceField(choices=ROLES)
     content = _content_field()
 
@@ -155,3 +166,10 @@ class AIStatusOutput(serializers.Serializer):
     )
     default_provider = serializers.CharField(allow_null=True)
     default_model = serializers.CharField(allow_null=True)
+    models = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=(
+            "The models the caller's plan allows whose provider is configured: what `model` "
+            "accepts (any other is a 422)."
+        ),
+    )

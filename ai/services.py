@@ -12,6 +12,16 @@ call's total) with `usage.services.usage_record`:
   (`ESTIMATE_CHARS_PER_TOKEN` characters per token) rather than nothing, which the quota would
   otherwise never see.
 
+The models: a user may call only the models of their plan's allowlist
+(`BILLING_PLANS[plan]["ai_models"]`) that have a price (`AI_MODEL_PRICES`). A call naming another
+model is refused with 422 naming `model` before anything else happens (no provider call, no
+usage row); the router leaves fallbacks out whose model the plan does not allow, and routed chat
+picks, for its complexity, the route's model if allowed, else the route provider's own model, else
+AI_DEFAULT_MODEL.
+
+Provider errors: their own texts are logged by the router, never returned; the errors raised carry
+a generic message naming the provider (400 refused, 502 failed, 504 timed out, details.service).
+
 The quota: before each call the user's tokens of the current calendar month (UTC) are read (a
 cache counter, summed from `AIUsage` when missing); a user at or over their plan's
 `ai_tokens_per_month` gets 429 QUOTA_EXCEEDED. Calls
@@ -27,7 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -58,6 +68,7 @@ from config.errors import (
     GatewayTimeoutError,
     InternalError,
     QuotaExceededError,
+    ValidationError,
 )
 from config.metrics import record_ai_call
 from usage.services import usage_record
@@ -80,10 +91,12 @@ class AIStatus:
     providers: list[str]
     default_provider: str | None
     default_model: str | None
+    models: list[str]
 
 
-def ai_status() -> AIStatus:
-    """The providers that can be called now, and which one (and model) a plain call gets."""
+def ai_status(*, user: User) -> AIStatus:
+    """The providers that can be called now, which one (and model) a plain call gets, and the
+    models `user`'s plan allows whose provider can be called now."""
     providers = list(router.configured_providers())
     if settings.AI_DEFAULT_PROVIDER in providers:
         default: str | None = settings.AI_DEFAULT_PROVIDER
@@ -94,7 +107,33 @@ def ai_status() -> AIStatus:
         providers=providers,
         default_provider=default,
         default_model=settings.AI_PROVIDER_MODELS.get(default) if default else None,
+        models=[
+            model
+            for model in ai_models_allowed(user=user)
+            if router.model_owner(model) in providers
+        ],
     )
+
+
+# --- Models --------------------------------------------------------------------------------
+
+
+def ai_models_allowed(*, user: User) -> tuple[str, ...]:
+    """The models `user` may call: their plan's allowlist, less any model without a price."""
+    plan = user.subscription_plan
+    models = limits_of(plan=plan if plan in settings.BILLING_PLANS else "free").ai_models
+    return tuple(model for model in models if model in settings.AI_MODEL_PRICES)
+
+
+def ai_model_check(*, model: str, allowed: Collection[str], field: str = "model") -> None:
+    """ValidationError (422 naming `field`) unless `model` is among the `allowed` models."""
+    if model in allowed:
+        return
+    if model not in settings.AI_MODEL_PRICES:
+        message, code = f"Unknown AI model {model!r}.", "unknown_model"
+    else:
+        message, code = f"The AI model {model!r} is not included in your plan.", "not_in_plan"
+    raise ValidationError([{"field": field, "message": message, "code": code}])
 
 
 # --- Requests ------------------------------------------------------------------------------
@@ -123,9 +162,32 @@ def chat_messages_build(*, prompt: str, system: str | None = None) -> list[Messa
     return messages
 
 
-def ai_route(*, complexity: str) -> tuple[str, str | None]:
-    """The (provider, model or None) that `settings.AI_ROUTES` assigns to a complexity."""
-    return settings.AI_ROUTES[complexity]
+def ai_route(*, user: User, complexity: str) -> tuple[str, str]:
+    """The (provider, model) that serves `complexity` for `user`.
+
+    The route of `settings.AI_ROUTES` when `user`'s plan allows its model; else the route
+    provider's own model; else AI_DEFAULT_MODEL on AI_DEFAULT_PROVIDER. 422 naming `complexity`
+    when the plan allows none of them (start-up makes sure every plan allows AI_DEFAULT_MODEL).
+    """
+    provider, model = settings.AI_ROUTES[complexity]
+    allowed = ai_models_allowed(user=user)
+    candidates = (
+        (provider, model),
+        (provider, settings.AI_PROVIDER_MODELS.get(provider)),
+        (settings.AI_DEFAULT_PROVIDER, settings.AI_DEFAULT_MODEL),
+    )
+    for candidate_provider, candidate_model in candidates:
+        if candidate_model and candidate_model in allowed:
+            return candidate_provider, candidate_model
+    raise ValidationError(
+        [
+            {
+                "field": "complexity",
+                "message": f"No AI model your plan allows serves complexity {complexity!r}.",
+                "code": "not_in_plan",
+            }
+        ]
+    )
 
 
 # --- Quota and cost ------------------------------------------------------------------------
@@ -164,13 +226,22 @@ def ai_cost_estimate(*, model: str, usage: Usage) -> Decimal:
 
 
 def provider_error_as_app_error(error: ProviderError) -> AppError:
-    """The envelope error a provider failure is reported as (400, 502 or 504)."""
-    details = {"service": error.provider}
+    """The envelope error a provider failure is reported as (400, 502 or 504).
+
+    The message names the provider and nothing else: the provider's own text (which may carry
+    account details or part of a key) is for the logs only.
+    """
+    name = error.provider
+    details: dict[str, object] = {"service": name}
+    if error.status:
+        details["status"] = error.status
     if isinstance(error, ProviderTimeout):
-        return GatewayTimeoutError("The AI provider did not answer in time", details=details)
-    if isinstance(error, ProviderRequestError):
-        return BadRequestError(f"The AI provider refused the request: {error}", details=details)
-    return ExternalServiceError("The AI provider failed", details=details)
+        return GatewayTimeoutError(
+            f"The AI provider {name} did not answer in time", details=details
+        )
+    if isinstance(error, ProviderRequestError) and error.status not in router.CREDENTIALS_REFUSED:
+        return BadRequestError(f"The AI provider {name} refused the request", details=details)
+    return ExternalServiceError(f"The AI provider {name} failed", details=details)
 
 
 def _estimate_tokens(text_length: int) -> int:
@@ -190,6 +261,7 @@ class _Call:
     provider: str | None
     model: str | None
     streamed: bool
+    allowed: tuple[str, ...] = ()
     started: float = field(default_factory=time.monotonic)
     recorded: bool = False
 
@@ -299,7 +371,12 @@ def _call_start(
     model: str | None,
     streamed: bool,
 ) -> _Call:
-    """A call for `user` to record, once their quota allows it (QuotaExceededError otherwise)."""
+    """A call for `user` to record, once their plan allows the model it names (ValidationError,
+    422 on `model`, otherwise) and their quota allows a call (QuotaExceededError otherwise)."""
+    allowed = ai_models_allowed(user=user)
+    named = model or request.model
+    if named:
+        ai_model_check(model=named, allowed=allowed)
     ai_quota_check(user=user)
     return _Call(
         user=user,
@@ -308,6 +385,7 @@ def _call_start(
         provider=provider,
         model=model,
         streamed=streamed,
+        allowed=allowed,
     )
 
 
@@ -321,9 +399,10 @@ def ai_complete(
 ) -> Completion:
     """The whole completion of `request` for `user`, within their quota; records its usage.
 
-    `provider` and `model` pin the call (routed chat); otherwise the router picks. Raises the
-    router's AppErrors (400, 502, 503, 504) and QuotaExceededError (429). `latency_ms` is the
-    call's time as seen here, fallbacks included.
+    `provider` and `model` pin the call (routed chat); otherwise the router picks, among the
+    models `user`'s plan allows. Raises ValidationError (422) for a model the plan does not
+    allow, the router's AppErrors (400, 502, 503, 504) and QuotaExceededError (429).
+    `latency_ms` is the call's time as seen here, fallbacks included.
     """
     call = _call_start(
         user=user,
@@ -334,11 +413,12 @@ def ai_complete(
         streamed=False,
     )
     try:
-        completion = router.complete(request, provider=provider, model=model)
+        completion = router.complete(request, provider=provider, model=model, allowed=call.allowed)
     except AppError as error:
         call.refused(error)
         raise
     except ProviderError as error:
+        logger.warning("AI provider %s failed: %s", error.provider, error)
         app_error = provider_error_as_app_error(error)
         call.failed(error_code=app_error.code, provider=error.provider)
         raise app_error from error
@@ -386,9 +466,10 @@ class AIStream:
         try:
             item = next(self._upstream)
         except StopIteration:
+            service = self._call.target()[0]
             ended = ExternalServiceError(
-                "The AI provider ended the stream early",
-                details={"service": self._call.target()[0]},
+                f"The AI provider {service} ended the stream early",
+                details={"service": service},
             )
             self._fail(ended)
             raise ended from None
@@ -450,13 +531,16 @@ def ai_stream(
     """Start streaming `request` for `user`, within their quota.
 
     The first item is read before this returns, so every failure before the stream starts
-    (429 quota, the router's 400/502/503/504) is raised here, with its usage row recorded.
+    (422 model, 429 quota, the router's 400/502/503/504) is raised here, with its usage row
+    recorded (except for 422 and 429: nothing was called).
     """
     call = _call_start(
         user=user, endpoint=endpoint, request=request, provider=provider, model=model, streamed=True
     )
     try:
-        upstream = iter(router.stream(request, provider=provider, model=model))
+        upstream = iter(
+            router.stream(request, provider=provider, model=model, allowed=call.allowed)
+        )
     except AppError as error:
         call.refused(error)
         raise

@@ -53,13 +53,25 @@ STREAM_EXAMPLE = (
 
 AI_ERRORS = error_responses(
     {
-        400: "BAD_REQUEST: malformed JSON, or the provider refused the request.",
+        400: (
+            "BAD_REQUEST: malformed JSON, or the provider refused the request (a generic "
+            "message naming the provider; details `{service, status}`)."
+        ),
+        422: (
+            "VALIDATION_ERROR: an invalid field; `model` names a model the plan does not allow "
+            "or that has no price (nothing is sent to a provider; GET /ai/status lists the "
+            "models allowed), or, routed, no model the plan allows serves `complexity`."
+        ),
         429: (
             "RATE_LIMIT_EXCEEDED (RATE_LIMIT_AI or RATE_LIMIT_DEFAULT, with Retry-After), or "
             "QUOTA_EXCEEDED: the plan's monthly AI tokens are used up; details "
             '`{"limit": "ai_tokens_per_month", "used", "allowed", "resets_at"}`.'
         ),
-        502: "EXTERNAL_SERVICE_ERROR: every provider tried failed; details.service.",
+        502: (
+            "EXTERNAL_SERVICE_ERROR: every provider tried failed, or one refused our "
+            "credentials; a generic message naming the provider, details.service (the "
+            "provider's own error text is logged, never returned)."
+        ),
         503: "SERVICE_UNAVAILABLE: no AI provider is configured.",
         504: "GATEWAY_TIMEOUT: the provider did not answer in time.",
     }
@@ -123,12 +135,14 @@ class AIStatusView(APIView):
         responses=AIStatusOutput,
         summary="Get AI availability",
         description=(
-            "The providers that are configured (default first), whether any is, and the "
-            "provider and model a call that names none gets."
+            "The providers that are configured (default first), whether any is, the "
+            "provider and model a call that names none gets, and `models`: the models the "
+            "caller's plan allows (each priced, its provider configured), the values `model` "
+            "accepts."
         ),
     )
     def get(self, request: Request) -> Response:
-        return Response(AIStatusOutput(ai_status()).data)
+        return Response(AIStatusOutput(ai_status(user=authenticated_user(request))).data)
 
 
 class AICompletionsView(APIView):
@@ -187,12 +201,14 @@ class AIChatRoutedView(APIView):
         summary="Answer a prompt with the model for its complexity",
         description=(
             "Like /ai/chat, but the provider and model are those configured for `complexity` "
-            "(AI_ROUTE_SIMPLE, _MODERATE, _COMPLEX, _SEARCH). Not streamed."
+            "(AI_ROUTE_SIMPLE, _MODERATE, _COMPLEX, _SEARCH) when the caller's plan allows "
+            "that model; otherwise that provider's own model, else the default model. Not "
+            "streamed."
         ),
     )
     def post(self, request: Request) -> HttpResponseBase:
         data = validated(RoutedChatInput, request.data)
-        provider, model = ai_route(complexity=data["complexity"])
+        provider, model = ai_route(user=authenticated_user(request), complexity=data["complexity"])
         return _answer(
             request,
             data,

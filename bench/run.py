@@ -62,6 +62,7 @@ SERVER_ENV = {
     "REDIS_URL": REDIS,
     "CACHE_KEY_PREFIX": "bench",
     "AUTH_JWT_SECRET": "bench-jwt-secret-that-is-long-enough-0123456789",
+    "METRICS_TOKEN": "bench-metrics-token-0123456789",
     # The limiter runs as in production; the budget is only large enough never to trip.
     "RATE_LIMIT_DEFAULT": "100000000/minute",
     "BENCH_CEILINGS": "true",

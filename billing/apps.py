@@ -24,6 +24,14 @@ class BillingConfig(AppConfig):
         appstore_events.register_handlers()
         googleplay_events.register_handlers()
         personal_data.register("billing", export=lambda user: asdict(billing_status(user=user)))
+        # Erasure scrubs the webhook ledger's events about the user's customers and purchases.
+        personal_data.register(
+            "billing_webhooks",
+            erase=lambda user_id: [
+                source.events_scrub_for_user(user_id=user_id)
+                for source in (stripe_events, appstore_events, googleplay_events)
+            ],
+        )
         usage_metrics.register_limits(read=lambda user: plan_limits(user=user))
         # dj-stripe's webhook checks inspect its WebhookEndpoint rows, which are not used here
         # (its webhook view is not mounted; the signing secret is STRIPE_WEBHOOK_SECRET). They

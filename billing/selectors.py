@@ -58,6 +58,8 @@ class PlanLimits:
     ai_tokens_per_month: int
     storage_bytes: int
     rate_limit: str
+    # The AI models the plan's users may call (its allowlist; start-up checks each is priced).
+    ai_models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def limits_of(*, plan: str) -> PlanLimits:
         ai_tokens_per_month=config["ai_tokens_per_month"],
         storage_bytes=config["storage_bytes"],
         rate_limit=config["rate_limit"],
+        ai_models=tuple(config.get("ai_models", ())),
     )
 
 

@@ -58,10 +58,10 @@ def user_sync_subscription(*, user: User) -> User:
                 "subscription changed",
                 extra={"user_id": locked.pk, "plan": plan, "status": status},
             )
-            if locked.email:
+            if locked.deliverable_email:
                 # The outbox row commits with the change; it is sent once the transaction commits.
                 email_send(
-                    to=locked.email,
+                    to=locked.deliverable_email,
                     template="subscription_changed",
                     context={
                         "name": locked.full_name or "",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import random
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from celery import Celery, Task, shared_task
 from celery.exceptions import Retry
 from celery.signals import before_task_publish
+from prometheus_client import Counter
 
 if TYPE_CHECKING:
     from django_celery_results.models import TaskResult
@@ -36,6 +38,40 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("groundwork")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+logger = logging.getLogger(__name__)
+
+ENQUEUE_FAILURES = Counter(
+    "groundwork_task_enqueue_failures",
+    "Tasks that could not be sent to the broker (their work is stored; a sweep sends it later).",
+    ["task"],
+)
+
+
+def enqueue_stored_work(task: _Task, *args: Any) -> bool:
+    """Send `task(*args)` for work already stored in the database; True when it was sent.
+
+    When the broker cannot take it (Redis down) the caller still succeeds, since nothing is
+    lost: the failure is logged in one line (no traceback) and counted in
+    `groundwork_task_enqueue_failures_total{task}`, and the stored row waits for its sweep.
+    Run eagerly (no broker), the task runs here and its errors propagate as usual.
+    """
+    if task.app.conf.task_always_eager:
+        task.apply_async(args=args)
+        return True
+    try:
+        task.apply_async(args=args)
+    except Exception as error:  # noqa: BLE001 - kombu and redis raise many kinds when down
+        ENQUEUE_FAILURES.labels(task=task.name).inc()
+        logger.warning(
+            "task %s not sent, the broker is unavailable (the stored work waits for its "
+            "sweep): %s: %s",
+            task.name,
+            type(error).__name__,
+            error,
+        )
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -150,6 +152,19 @@ class ServiceUnavailableError(AppError):
     message = "Service unavailable"
 
 
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database cannot be reached (down, restarting, no free connection): retry shortly."""
+
+    message = "The database is unavailable, try again shortly"
+
+    def __init__(self) -> None:
+        super().__init__(details={"service": "database"}, headers={"Retry-After": "5"})
+
+
+# Errors of the database connection itself (not of a query): a 503, logged without a traceback.
+DATABASE_UNAVAILABLE = (DatabaseOperationalError, DatabaseInterfaceError)
+
+
 class GatewayTimeoutError(AppError):
     status_code = 504
     code = "GATEWAY_TIMEOUT"
@@ -248,6 +263,8 @@ def _app_error_from(exc: Exception) -> AppError | None:
         return UnsupportedMediaTypeError(
             "Request body must be JSON (Content-Type: application/json)"
         )
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return DatabaseUnavailableError()
     if isinstance(exc, drf.Throttled):
         return RateLimitError(max(1, math.ceil(getattr(exc, "wait", None) or 1)))
     if isinstance(exc, drf.APIException):
@@ -272,7 +289,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     details = error.details
     if error.status_code >= 500:
         details = {**details, "request_id": request_id_var.get()}
-        logger.warning("request failed: %s %s", error.code, error.message)
+        logger.warning(
+            "request failed: %s %s%s",
+            error.code,
+            error.message,
+            f" ({type(exc).__name__}: {exc})" if isinstance(exc, DATABASE_UNAVAILABLE) else "",
+        )
     response = Response(envelope(error.code, error.message, details), status=error.status_code)
     for name, value in error.headers.items():
         response[name] = value
@@ -332,3 +354,16 @@ class ErrorEnvelopeMiddleware:
             if header in response:
                 replacement[header] = response[header]
         return replacement
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A view outside DRF (the admin, say) that lost the database: the 503 envelope, logged
+        in one line instead of a 500 with a traceback. Anything else goes on to Django."""
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        logger.warning(
+            "request failed: database unavailable (%s: %s)", type(exception).__name__, exception
+        )
+        error = DatabaseUnavailableError()
+        response = error_response(error.status_code, error.code, error.message, error.details)
+        response["Retry-After"] = error.headers["Retry-After"]
+        return response

@@ -1,4 +1,5 @@
-"""Cross-cutting HTTP middleware: request id, access log, security headers, body size limit."""
+"""Cross-cutting HTTP middleware: request id, access log, security headers, body size limit,
+query string checks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config.errors import PayloadTooLargeError, error_response
+from config.errors import PayloadTooLargeError, ValidationError, error_response
 from config.observability import request_id_var, user_id_var
 
 GetResponse = Callable[[HttpRequest], HttpResponse]
@@ -86,10 +87,13 @@ class AccessLogMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """A strict CSP for API responses and a rendering-friendly one for admin and docs pages.
+    """The security headers of API.md §5 on every response, early errors included.
 
-    nosniff, Referrer-Policy and HSTS come from Django's SecurityMiddleware, X-Frame-Options
-    from XFrameOptionsMiddleware.
+    A strict CSP for API responses and a rendering-friendly one for admin and docs pages.
+    Django's SecurityMiddleware (nosniff, Referrer-Policy, HSTS) and XFrameOptionsMiddleware sit
+    further in, so responses answered before them (a 413 or a query refused before routing, a
+    400 for a malformed Host, a CORS preflight) would miss those headers: they are set here too,
+    unless the response already chose its own.
     """
 
     def __init__(self, get_response: GetResponse) -> None:
@@ -98,8 +102,17 @@ class SecurityHeadersMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
-            is_page = response.get("Content-Type", "").startswith("text/html")
+            # An empty text/html response under /api/ (a CORS preflight) is no page.
+            is_page = response.get("Content-Type", "").startswith(
+                "text/html"
+            ) and not request.path.startswith("/api/")
             response["Content-Security-Policy"] = PAGE_CSP if is_page else API_CSP
+        if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if settings.SECURE_REFERRER_POLICY:
+            response.headers.setdefault("Referrer-Policy", settings.SECURE_REFERRER_POLICY)
+        if not getattr(response, "xframe_options_exempt", False):
+            response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         return response
 
 
@@ -126,4 +139,37 @@ class BodySizeLimitMiddleware:
                 f"Request body is larger than {limit} bytes",
                 {"limit_bytes": limit},
             )
+        return self.get_response(request)
+
+
+class QueryStringMiddleware:
+    """422 envelope for a NUL character in any query parameter (name or value), before routing.
+
+    PostgreSQL cannot store or compare text holding NUL; one check here keeps every view's query
+    handling (search, filters, pagination) from passing one on (API.md §8).
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                field = name.replace("\x00", "\\u0000")
+                message = "Null characters are not allowed."
+                return error_response(
+                    422,
+                    ValidationError.code,
+                    f"Invalid value for '{field}'",
+                    {
+                        "field": field,
+                        "errors": [
+                            {
+                                "field": field,
+                                "message": message,
+                                "code": "null_characters_not_allowed",
+                            }
+                        ],
+                    },
+                )
         return self.get_response(request)

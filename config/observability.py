@@ -24,10 +24,16 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import re
 import threading
 import time
+from collections.abc import Sequence
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 user_id_var: ContextVar[str | None] = ContextVar("user_id", default=None)
@@ -53,6 +59,30 @@ class _State:
 
 _state = _State()
 
+# Query parameters whose values are credentials: file links' `token`, WebSocket `ticket`s,
+# presigned URLs' `X-Amz-Signature`, OAuth's `access_token`... (any name ending in one of these).
+SENSITIVE_QUERY_VALUE = re.compile(
+    r"(?P<name>(?:^|[?&;])[\w.\-]*(?:token|ticket|signature))=(?P<value>[^&#\s\"']*)",
+    re.IGNORECASE,
+)
+REDACTED = "REDACTED"
+
+
+def redact_query_values(text: str) -> str:
+    """`text` (a URL, a query string, a log message) with the values of the `token`, `ticket` and
+    `signature` query parameters replaced by REDACTED."""
+    if "=" not in text:
+        return text
+    return SENSITIVE_QUERY_VALUE.sub(lambda match: f"{match['name']}={REDACTED}", text)
+
+
+def _redacted_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_query_values(value)
+    if isinstance(value, tuple | list) and any(isinstance(item, str) for item in value):
+        return tuple(redact_query_values(item) if isinstance(item, str) else item for item in value)
+    return value
+
 
 def _trace_ids() -> tuple[str | None, str | None]:
     if not _state.tracing_instrumented:
@@ -70,6 +100,7 @@ class RequestContextFilter(logging.Filter):
     record (None when not known)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        _redact_record(record)
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         if not hasattr(record, "user_id"):
@@ -81,6 +112,18 @@ class RequestContextFilter(logging.Filter):
         if not hasattr(record, "trace_id"):
             record.trace_id, record.span_id = _trace_ids()
         return True
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    """Credentials in query strings never reach a log line (a server's request line, an error
+    naming a URL): the message is rendered once here, redacted when it holds one."""
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed record is the formatter's to report
+        return
+    redacted = redact_query_values(message)
+    if redacted != message:
+        record.msg, record.args = redacted, None
 
 
 def build_logging(*, level: str, json: bool) -> dict[str, Any]:
@@ -114,8 +157,9 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            # The access log replaces Django's own request lines.
-            "django.server": {"level": "WARNING"},
+            # The access log replaces Django's own request lines; runserver's failed ones go
+            # through our handler (request context, redaction), not Django's default one.
+            "django.server": {"level": "WARNING", "handlers": ["console"], "propagate": False},
             "django.request": {"level": "ERROR"},
             # The AI SDKs' HTTP client logs every request at INFO; failures are logged by ai.
             "httpx2": {"level": "WARNING"},
@@ -145,11 +189,25 @@ def setup_observability() -> None:
 def _tag_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     """Sentry's before_send: the request (and task) ids as tags, so an error finds its logs.
 
-    The query string is dropped, as in the access log: it may carry personal data or tokens.
+    The query string is dropped, as in the access log: it may carry personal data or tokens; the
+    URLs of breadcrumbs (outgoing HTTP calls, log lines) have their credentials redacted.
     """
     request = event.get("request")
     if isinstance(request, dict):
         request.pop("query_string", None)
+        if isinstance(request.get("url"), str):
+            request["url"] = request["url"].split("?", 1)[0]
+    breadcrumbs = event.get("breadcrumbs")
+    crumbs = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
+    for crumb in crumbs if isinstance(crumbs, list) else ():
+        if not isinstance(crumb, dict):
+            continue
+        if isinstance(crumb.get("message"), str):
+            crumb["message"] = redact_query_values(crumb["message"])
+        data = crumb.get("data")
+        if isinstance(data, dict):
+            for key, value in data.items():
+                data[key] = _redacted_value(value)
     tags = event.setdefault("tags", {})
     request_id = request_id_var.get()
     if request_id:
@@ -246,10 +304,65 @@ def start_tracing() -> None:
         )
         provider = TracerProvider(resource=resource)
         exporter = OTLPSpanExporter(endpoint=f"{settings.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces")
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider.add_span_processor(BatchSpanProcessor(redacting_exporter(exporter)))
         trace.set_tracer_provider(provider)
         _state.tracing_pid = os.getpid()
     logger.info("tracing started: spans exported to %s", settings.OTEL_EXPORTER_OTLP_ENDPOINT)
+
+
+def redacting_exporter(exporter: SpanExporter) -> SpanExporter:
+    """`exporter`, sending every span with its credentials redacted (`redact_query_values`).
+
+    The instrumentations record the request's target and the URLs called (`http.target`,
+    `url.query`, `http.url`...) with their query strings, which may carry a file link's token or
+    a WebSocket ticket; OpenTelemetry only redacts a few AWS and Azure names itself.
+    """
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    def redacted(span: ReadableSpan) -> ReadableSpan:
+        attributes = dict(span.attributes or {})
+        clean = {key: _redacted_value(value) for key, value in attributes.items()}
+        events = list(span.events)
+        clean_events = [
+            type(event)(
+                event.name,
+                {key: _redacted_value(value) for key, value in (event.attributes or {}).items()},
+                event.timestamp,
+            )
+            for event in events
+        ]
+        if clean == attributes and all(
+            dict(a.attributes or {}) == dict(b.attributes or {})
+            for a, b in zip(events, clean_events, strict=True)
+        ):
+            return span
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=clean,
+            events=clean_events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    class RedactingSpanExporter(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return exporter.export([redacted(span) for span in spans])
+
+        def shutdown(self) -> None:
+            exporter.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return exporter.force_flush(timeout_millis)
+
+    return RedactingSpanExporter()
 
 
 # --- Celery ----------------------------------------------------------------------------------

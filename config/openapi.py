@@ -6,8 +6,17 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import get_lib_doc_excludes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
+
+from config.serializers import URL_PATTERN, QueryInput, StrictInput, StrictInputMixin
+
+
+def lib_doc_excludes() -> list[Any]:
+    """SPECTACULAR_SETTINGS["GET_LIB_DOC_EXCLUDES"]: our input bases' docstrings describe the
+    bases, not the serializers derived from them, so the schema does not inherit them."""
+    return [*get_lib_doc_excludes(), StrictInput, StrictInputMixin, QueryInput]
 
 
 class ErrorBody(serializers.Serializer):
@@ -36,7 +45,17 @@ ERROR_DESCRIPTIONS = {
     "422": "VALIDATION_ERROR: invalid fields, listed in details.errors.",
     "429": "RATE_LIMIT_EXCEEDED (with Retry-After) or QUOTA_EXCEEDED.",
     "500": "INTERNAL_ERROR: unexpected failure; details.request_id identifies it.",
+    "503": (
+        "SERVICE_UNAVAILABLE: a dependency (the database, the cache) is down, or the feature "
+        "is not configured; try again later."
+    ),
 }
+
+
+URI_TOO_LONG = (
+    "URI Too Long: the request line (path and query) is longer than the HTTP server accepts "
+    "(4094 bytes); answered before the API sees the request, without the envelope."
+)
 
 
 def error_responses(descriptions: dict[int, str]) -> dict[int, OpenApiResponse]:
@@ -57,6 +76,9 @@ class AutoSchema(SpectacularAutoSchema):
             if code not in responses:
                 response = OpenApiResponse(ErrorEnvelope, description=ERROR_DESCRIPTIONS[code])
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
+        # Answered by the HTTP server (gunicorn's limit_request_line) before the app sees the
+        # request, so not in the envelope.
+        responses.setdefault("414", {"description": URI_TOO_LONG})
         return responses
 
     def _error_codes(self) -> list[str]:
@@ -75,7 +97,7 @@ class AutoSchema(SpectacularAutoSchema):
             codes.append("404")
         if self.view.get_throttles():
             codes.append("429")
-        codes.append("500")
+        codes += ["500", "503"]
         return sorted(codes)
 
 
@@ -85,3 +107,51 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+# Request strings may not hold NUL (API.md §8): the schema says so, so that clients and fuzzers
+# know it. Formats with a fixed grammar (uuid, uri, date-time...) cannot hold one anyway.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+FIXED_GRAMMAR_FORMATS = {"uuid", "uri", "date-time", "date", "time", "email", "binary", "byte"}
+
+
+def _forbid_nul(schema: Any) -> None:
+    """Add NO_NUL_PATTERN to every free-text string schema inside `schema`, in place, and
+    replace `format: uri` with URL_PATTERN."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "string" and node.get("format") == "uri" and "pattern" not in node:
+            del node["format"]
+            node["pattern"] = URL_PATTERN
+        if (
+            node.get("type") == "string"
+            and not {"enum", "pattern", "$ref"} & node.keys()
+            and node.get("format") not in FIXED_GRAMMAR_FORMATS
+        ):
+            node["pattern"] = NO_NUL_PATTERN
+        stack.extend(value for value in node.values() if isinstance(value, dict | list))
+
+
+def postprocess_request_strings(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular POSTPROCESSING_HOOK: no NUL in request strings (parameters and bodies)."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):  # COMPONENT_SPLIT_REQUEST: the request side of a shape
+            _forbid_nul(component)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("query", "path"):
+                    _forbid_nul(parameter.get("schema"))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _forbid_nul(media.get("schema"))
+    return result

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import validated
+from config.serializers import QueryInput
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -19,7 +20,7 @@ MAX_LIMIT = 100
 MAX_SKIP = 2**62
 
 
-class PageParams(serializers.Serializer):
+class PageParams(QueryInput):
     skip = serializers.IntegerField(min_value=0, max_value=MAX_SKIP, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
@@ -59,9 +60,17 @@ def paginate(request: Request, queryset: QuerySet[Any]) -> Page:
 
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("skip", int, description="Items to skip (≥ 0).", default=0),
     OpenApiParameter(
-        "limit", int, description=f"Page size (1..{MAX_LIMIT}).", default=DEFAULT_LIMIT
+        "skip",
+        {"type": "integer", "minimum": 0, "maximum": MAX_SKIP},
+        description="Items to skip (≥ 0).",
+        default=0,
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+        description=f"Page size (1..{MAX_LIMIT}).",
+        default=DEFAULT_LIMIT,
     ),
 ]
 

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from config.metrics import record_rate_limited
+from config.outages import OutageLog
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+RATE_LIMITER_OUTAGE = OutageLog(logger, "rate limiter unavailable, requests allowed")
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,10 @@ class ScopedRateThrottle(BaseThrottle):
         key = f"throttle:{self.scope}:{self.caller(request)}:{window_start}"
         try:
             count = self.increment(key, timeout=window + 1)
-        except Exception:
-            logger.warning("rate limiter unavailable, request allowed", exc_info=True)
+        except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
+            RATE_LIMITER_OUTAGE.failed(error)
             return True
+        RATE_LIMITER_OUTAGE.recovered()
         state = RateLimitState(
             limit=limit, remaining=max(0, limit - count), reset_at=window_start + window
         )

@@ -16,8 +16,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files import File as DjangoFile
-from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -25,6 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.personal_data import StoredArchive
 from billing.selectors import plan_limits
+from config.celery import enqueue_stored_work
 from config.errors import (
     AuthorizationError,
     BadRequestError,
@@ -100,7 +100,16 @@ def _storage_key(*, owner_id: str, file: File) -> str:
 def _delete_objects_after_commit(keys: list[str]) -> None:
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start : start + DELETE_BATCH]
-        transaction.on_commit(partial(delete_stored_objects.delay, batch))
+        transaction.on_commit(partial(enqueue_stored_work, delete_stored_objects, batch))
+
+
+def _lock_owner_storage(*, owner: User) -> None:
+    """Lock the owner's row until the transaction ends: one storage-quota decision at a time.
+
+    Announcing an upload and confirming one both take it (first, before any file row), so a
+    check and the write it allows are never interleaved with another's.
+    """
+    list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
 
 
 def _check_storage_quota(*, owner: User, size: int) -> None:
@@ -109,7 +118,7 @@ def _check_storage_quota(*, owner: User, size: int) -> None:
     Counts confirmed uploads and the pending ones whose upload URL is still valid, so parallel
     uploads cannot pass the limit together. Runs with the owner's row locked: one check at a time.
     """
-    list(User.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True))
+    _lock_owner_storage(owner=owner)
     allowed = plan_limits(user=owner).storage_bytes
     since = timezone.now() - timedelta(seconds=settings.FILE_UPLOAD_URL_EXPIRES)
     used = file_storage_used(owner=owner)
@@ -175,9 +184,14 @@ def file_confirm(*, owner: User, file_id: str) -> File:
 
     Idempotent: confirming an uploaded file again returns it unchanged. When nothing was stored,
     the object is empty, or it is larger than declared or than the limit, the file becomes
-    `failed`, its object is removed, and the answer is 400.
+    `failed`, its object is removed, and the answer is 400. When the stored bytes and the
+    owner's confirmed uploads together pass the plan's storage limit (pending uploads stop
+    counting once their URL expires, so the announcement's check alone is not enough), the same
+    happens with 429 QUOTA_EXCEEDED.
     """
+    error: BadRequestError | QuotaExceededError
     with transaction.atomic():
+        _lock_owner_storage(owner=owner)
         file = file_get(owner=owner, file_id=file_id, for_update=True)
         if file.status == File.Status.UPLOADED:
             return file
@@ -188,13 +202,25 @@ def file_confirm(*, owner: User, file_id: str) -> File:
             )
         stored_size = storage.stat_object(key=file.key)
         if stored_size is None:
-            reason, message = "not_uploaded", "Nothing was uploaded for this file"
+            error = _confirm_refused(
+                file=file, reason="not_uploaded", message="Nothing was uploaded for this file"
+            )
         elif stored_size == 0:
-            reason, message = "empty", "The uploaded file is empty"
+            error = _confirm_refused(
+                file=file, reason="empty", message="The uploaded file is empty"
+            )
         elif stored_size > file.declared_size:
-            reason, message = "larger_than_declared", "The uploaded file is larger than declared"
+            error = _confirm_refused(
+                file=file,
+                reason="larger_than_declared",
+                message="The uploaded file is larger than declared",
+            )
         elif stored_size > settings.FILE_MAX_BYTES:
-            reason, message = "too_large", "The uploaded file is larger than the limit"
+            error = _confirm_refused(
+                file=file, reason="too_large", message="The uploaded file is larger than the limit"
+            )
+        elif quota_error := _confirm_quota_error(owner=owner, file=file, size=stored_size):
+            error = quota_error
         else:
             file.status = File.Status.UPLOADED
             file.size = stored_size
@@ -209,7 +235,33 @@ def file_confirm(*, owner: User, file_id: str) -> File:
         if stored_size is not None:
             _delete_objects_after_commit([file.key])
     # Raised after the commit, so the file stays `failed`.
-    raise BadRequestError(message, details={"id": str(file.pk), "reason": reason})
+    raise error
+
+
+def _confirm_refused(*, file: File, reason: str, message: str) -> BadRequestError:
+    return BadRequestError(message, details={"id": str(file.pk), "reason": reason})
+
+
+def _confirm_quota_error(*, owner: User, file: File, size: int) -> QuotaExceededError | None:
+    """The 429 for confirming `size` stored bytes past the plan's storage limit, else None.
+
+    Only confirmed uploads count here: the bytes are already stored, and other pending uploads
+    are checked when they are confirmed. Needs the owner's row locked (`_lock_owner_storage`).
+    """
+    allowed = plan_limits(user=owner).storage_bytes
+    used = file_storage_used(owner=owner)
+    if used + size <= allowed:
+        return None
+    return QuotaExceededError(
+        "This upload passes your plan's storage limit; it was not kept",
+        details={
+            "id": str(file.pk),
+            "limit": "storage_bytes",
+            "allowed": allowed,
+            "used": used,
+            "requested": size,
+        },
+    )
 
 
 def file_download_link(*, owner: User, file_id: str) -> DownloadLink:
@@ -221,7 +273,9 @@ def file_download_link(*, owner: User, file_id: str) -> DownloadLink:
         )
     usage_record(user_id=str(owner.pk), metric="file_downloads")
     return DownloadLink(
-        url=storage.download_url(key=file.key, filename=file.filename),
+        url=storage.download_url(
+            key=file.key, filename=file.filename, content_type=file.content_type
+        ),
         filename=file.filename,
         expires_in=settings.FILE_DOWNLOAD_URL_EXPIRES,
     )
@@ -268,12 +322,19 @@ def file_export_archive_store(
         uploaded_at=now,
         key=_export_key(user_id=user.pk, name=name),
     )
-    storage.save_uploaded_object(key=file.key, content=ContentFile(body, name="export.json"))
+    storage.save_uploaded_object(
+        key=file.key,
+        content=SimpleUploadedFile("export.json", body),
+        content_type=file.content_type,
+    )
     file.save()
     # Only the newest export is kept.
     files_delete(files=export_files(owner=user).exclude(pk=file.pk))
     return StoredArchive(
-        file_id=str(file.pk), download_url=storage.download_url(key=file.key, filename=filename)
+        file_id=str(file.pk),
+        download_url=storage.download_url(
+            key=file.key, filename=filename, content_type=file.content_type
+        ),
     )
 
 
@@ -312,7 +373,7 @@ def file_local_upload_store(
         )
     if not content.size:
         raise BadRequestError("The file is empty")
-    storage.save_uploaded_object(key=file.key, content=content)
+    storage.save_uploaded_object(key=file.key, content=content, content_type=file.content_type)
 
 
 def file_local_download_open(*, token: str) -> tuple[File, DjangoFile]:

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files import File as DjangoFile
 from django.core.files.storage import Storage, storages
+from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
@@ -99,8 +100,12 @@ def presigned_upload(*, key: str, content_type: str, max_size: int) -> UploadTar
     return UploadTarget(url=post["url"], fields=dict(post["fields"]))
 
 
-def download_url(*, key: str, filename: str) -> str:
-    """A short-lived URL that serves the object as an attachment named `filename`."""
+def download_url(*, key: str, filename: str, content_type: str) -> str:
+    """A short-lived URL that serves the object as an attachment named `filename`.
+
+    The bucket is told to answer with `content_type` (the declared, allowed type), whatever
+    Content-Type the object was stored with.
+    """
     s3 = _s3()
     if s3 is None:
         token = signing.dumps(key, salt=DOWNLOAD_SALT)
@@ -112,6 +117,7 @@ def download_url(*, key: str, filename: str) -> str:
                 "Bucket": s3.bucket_name,
                 "Key": key,
                 "ResponseContentDisposition": content_disposition_header(True, filename),
+                "ResponseContentType": content_type,
             },
             ExpiresIn=settings.FILE_DOWNLOAD_URL_EXPIRES,
         )
@@ -191,12 +197,17 @@ def _read_token(token: str, *, salt: str, max_age: int) -> str:
     return key
 
 
-def save_uploaded_object(*, key: str, content: DjangoFile) -> None:
+def save_uploaded_object(*, key: str, content: UploadedFile, content_type: str) -> None:
     """Store an upload received by the app under exactly `key`, replacing an earlier one.
 
-    On disk the temporary file is moved into place, not copied; with R2 it is streamed on.
+    On disk the temporary file is moved into place, not copied; with R2 it is streamed on,
+    stored with `content_type` (the declared type), never the Content-Type the client gave the
+    file part.
     """
     storage = _storage()
+    # S3Storage takes the object's Content-Type from this attribute, which a received upload
+    # sets from its multipart part's header (anything, text/html included).
+    content.content_type = content_type
     with _s3_errors() if not is_local() else nullcontext():
         storage.delete(key)
         saved_as = storage.save(key, content)

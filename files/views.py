@@ -78,13 +78,20 @@ class FileConfirmView(APIView):
         request=FileConfirmInput,
         responses={
             200: FileOutput,
-            **error_responses({404: "NOT_FOUND: missing or not mine."}),
+            **error_responses(
+                {
+                    404: "NOT_FOUND: missing or not mine.",
+                    429: "QUOTA_EXCEEDED: the stored file would pass the plan's storage limit.",
+                }
+            ),
         },
         summary="Confirm an upload",
         description=(
             "Checks the stored object and marks the file `uploaded` with its real size. "
             "Confirming an uploaded file again returns it unchanged. 400 when nothing was "
-            "stored or it breaks the declared size or the limit: the file becomes `failed`."
+            "stored or it breaks the declared size or the limit, 429 QUOTA_EXCEEDED when it "
+            "and the files already uploaded pass the plan's storage limit: either way the "
+            "file becomes `failed` and the stored object is removed."
         ),
     )
     def post(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from config.celery import enqueue_stored_work
 from config.metrics import record_email
 from notifications.models import EmailMessage
 from usage.services import usage_record
@@ -84,7 +85,7 @@ def email_send(
 def _enqueue_after_commit(message: EmailMessage) -> None:
     from notifications.tasks import send_email
 
-    transaction.on_commit(partial(send_email.delay, str(message.pk)))
+    transaction.on_commit(partial(enqueue_stored_work, send_email, str(message.pk)))
 
 
 def email_deliver(*, message_id: str, final_attempt: bool) -> DeliveryOutcome:

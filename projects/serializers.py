@@ -7,10 +7,11 @@ from typing import Any
 from rest_framework import serializers
 
 from config.api import iso_utc
+from config.serializers import StrictInput
 from projects.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, Project
 
 
-class ProjectInput(serializers.Serializer):
+class ProjectInput(StrictInput):
     name = serializers.CharField(max_length=NAME_MAX_LENGTH, trim_whitespace=True)
     description = serializers.CharField(
         max_length=DESCRIPTION_MAX_LENGTH,

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.tokens import mint_development_token
 from config.celery import app as celery_app
+from config.outages import OutageLog
 from tests.factories import UserFactory
 
 
@@ -62,8 +63,9 @@ def unique_subject() -> str:
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    """Each test starts with an empty cache (throttle windows, JWKS state)."""
+    """Each test starts with an empty cache (throttle windows, JWKS state) and no outage."""
     _clear_cache()
+    OutageLog.reset_all()
     yield
     _clear_cache()
 

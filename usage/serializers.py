@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.serializers import QueryInput
 
-class UsageSummaryQuery(serializers.Serializer):
+
+class UsageSummaryQuery(QueryInput):
     days = serializers.IntegerField(
         min_value=1,
         max_value=365,

@@ -43,9 +43,13 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
+from config.outages import OutageLog
 from usage.models import UsageCounter, UsageFlushBatch
 
 logger = logging.getLogger(__name__)
+# While the cache is down, counts are dropped and summaries read only the database.
+COUNTER_OUTAGE = OutageLog(logger, "usage counter unavailable, counts dropped")
+SUMMARY_OUTAGE = OutageLog(logger, "usage counters unavailable, summary without cached counts")
 
 METRICS = (
     "api_requests",
@@ -146,8 +150,8 @@ def usage_record(*, user_id: str, metric: str, amount: int = 1) -> None:
         pipe.hincrby(key, user_id, amount)
         pipe.expire(key, COUNTER_TTL_SECONDS)
         pipe.execute()
-    except Exception:
-        logger.warning("usage counter unavailable, %s %s dropped", amount, metric, exc_info=True)
+    except Exception as error:  # noqa: BLE001 - a count is not worth failing a request
+        COUNTER_OUTAGE.failed(error)
 
 
 # --- Reading what is not flushed yet ----------------------------------------------------------
@@ -192,8 +196,8 @@ def usage_cached(*, user_id: str, since: date) -> CachedUsage:
         if client is None:
             return _local_cached(user_id=user_id, days=days)
         return _redis_cached(client, user_id=user_id, since=since, days=days)
-    except Exception:
-        logger.warning("usage counters unavailable, summary without cached counts", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the summary is served from the database alone
+        SUMMARY_OUTAGE.failed(error)
         return CachedUsage()
 
 

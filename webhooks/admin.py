@@ -1,4 +1,8 @@
-"""The staff console for the webhook ledger: browse, inspect, process again. Nothing is edited."""
+"""The staff console for the webhook ledger: browse, inspect, process again. Nothing is edited.
+
+Staff see the stored payload (only the fields the provider's allowlist keeps) and never the raw
+body, which holds whatever the provider sent (Supabase's password hash and tokens included) until
+processing is over: its size is shown, not its content."""
 
 from __future__ import annotations
 
@@ -29,13 +33,17 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         "processed_at",
     )
     list_filter = ("provider", "status", "event_type")
-    # Exact match on the id a provider's dashboard shows (served by an index).
-    search_fields = ("event_id__exact",)
-    search_help_text = "Search by the provider's event id (exact)."
+    # Exact match on the id a provider's dashboard shows, or on whom the event is about (a user,
+    # customer, purchase), each served by an index.
+    search_fields = ("event_id__exact", "subject__exact")
+    search_help_text = (
+        "Search by the provider's event id or the event's subject (user, customer or purchase "
+        "id), exactly."
+    )
     ordering = ("-received_at",)
     actions = ("process_again",)
     fieldsets = (
-        (None, {"fields": ("id", "provider", "event_id", "event_type", "status")}),
+        (None, {"fields": ("id", "provider", "event_id", "event_type", "subject", "status")}),
         (
             "Processing",
             {
@@ -49,8 +57,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
                 )
             },
         ),
-        ("Payload", {"fields": ("payload_pretty",)}),
-        ("Raw body", {"fields": ("raw_body",), "classes": ("collapse",)}),
+        ("Payload", {"fields": ("payload_pretty", "raw_body_kept")}),
     )
     readonly_fields = tuple(flatten_fieldsets(fieldsets))
 
@@ -58,6 +65,12 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def payload_pretty(self, event: WebhookEvent) -> SafeString:
         pretty = json.dumps(event.payload, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', pretty)
+
+    @admin.display(description="raw body")
+    def raw_body_kept(self, event: WebhookEvent) -> str:
+        if not event.raw_body:
+            return "Not kept (emptied once processing is over)."
+        return f"{len(event.raw_body.encode())} bytes, kept until processing is over (not shown)."
 
     @admin.action(description="Process again", permissions=("replay",))
     def process_again(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:

@@ -15,12 +15,17 @@ An owning app subclasses `WebhookIntakeView` per provider and routes it itself:
     # billing/public_urls.py
     path("webhooks/stripe", StripeWebhookView.as_view(), name="webhooks-stripe")
 
-and registers handlers for its event types (see `webhooks.registry`).
+and registers handlers for its event types and the allowlist of the payload fields it keeps
+(see `webhooks.registry`).
+
+Whatever the body, the answer is never a 500: a body that is not storable JSON (broken, nested
+too deep, not UTF-8, `NaN`, numbers out of range, a list where an object is expected) is a 400
+`BAD_REQUEST` (`parse_json_object`, `webhooks.payloads.load_json`), and so is a body nested deeply
+enough to exhaust the stack in a library's decoder (a JWS payload, say) while it is verified.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +39,7 @@ from config.api import PublicAPIView
 from config.errors import BadRequestError, ServiceUnavailableError
 from config.openapi import error_responses
 from webhooks.models import WebhookEvent
+from webhooks.payloads import load_json
 from webhooks.services import webhook_receive
 
 ACK_STATUSES = ("queued", "processed", "duplicate", "ignored")
@@ -44,7 +50,8 @@ class VerifiedEvent:
     """What a provider's `verify` vouches for: the event's id, its type and its parsed body.
 
     `event_id` is the provider's unique id of the event (≤255 characters); it is what makes a
-    redelivery a duplicate. `payload` is stored as the event's JSON and handed to the handler.
+    redelivery a duplicate. `payload` is the event's JSON: its fields that the provider's
+    allowlist names are stored and handed to the handler.
     """
 
     event_id: str
@@ -64,10 +71,11 @@ class WebhookAck(serializers.Serializer):
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object; 400 when it is not one (for `verify` implementations)."""
+    """The body as a JSON object; 400 when it is not one, or not JSON the ledger can store
+    (`webhooks.payloads.load_json`). For `verify` implementations."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(body)
+    except ValueError:  # UnicodeDecodeError and json's errors included
         raise BadRequestError("The webhook body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequestError("The webhook body must be a JSON object")
@@ -118,7 +126,8 @@ class WebhookIntakeView(PublicAPIView):
             ),
             **error_responses(
                 {
-                    400: "BAD_REQUEST: the signature or the payload cannot be verified; "
+                    400: "BAD_REQUEST: the signature or the payload cannot be verified, or "
+                    "the body cannot be parsed (broken JSON, nested too deep, not UTF-8); "
                     "nothing is stored.",
                     401: "AUTHENTICATION_ERROR: missing or wrong bearer token (providers "
                     "that authenticate with one).",
@@ -139,7 +148,12 @@ class WebhookIntakeView(PublicAPIView):
             raise ServiceUnavailableError(
                 f"{self.provider} webhooks are not configured", details={"service": self.provider}
             )
-        verified = self.verify(request)
+        try:
+            verified = self.verify(request)
+        except RecursionError:
+            # A document nested deeply enough to exhaust the stack of a decoder that is not ours
+            # (e.g. PyJWT's, inside the App Store library): unparsable, not a server error.
+            raise BadRequestError("The webhook body is nested too deeply") from None
         raw_body = _text(request.body)
         event, created = webhook_receive(
             provider=self.provider,

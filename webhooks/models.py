@@ -10,6 +10,8 @@ from config.models import BaseModel
 EVENT_ID_MAX_LENGTH = 255
 EVENT_TYPE_MAX_LENGTH = 255
 PROVIDER_MAX_LENGTH = 32
+# Long enough for the longest subject kept: a Google Play purchase token (512).
+SUBJECT_MAX_LENGTH = 512
 
 
 class WebhookEvent(BaseModel):
@@ -19,7 +21,14 @@ class WebhookEvent(BaseModel):
     `next_retry_at` set) → `processing` (claimed by a worker; a row that stays here was
     interrupted) → `processed` (the handler succeeded), `ignored` (no handler is registered for
     its type) or `failed` (the handler kept failing; staff can process it again). Processed and
-    ignored rows older than WEBHOOK_RETENTION_DAYS are purged weekly; failed ones are kept.
+    ignored rows older than WEBHOOK_RETENTION_DAYS are purged weekly, failed ones older than
+    WEBHOOK_FAILED_RETENTION_DAYS.
+
+    What is kept: `payload` holds only the fields the provider's allowlist names
+    (`webhooks.payloads`); `raw_body` holds the delivery as received only until processing is
+    over (it may carry anything the provider sent, secrets included) and is emptied when the
+    event ends processed, ignored or failed. `subject` says whom the event is about, so that the
+    events of an erased user are scrubbed of personal data (`webhook_events_scrub`).
     """
 
     class Status(models.TextChoices):
@@ -34,8 +43,22 @@ class WebhookEvent(BaseModel):
         max_length=EVENT_ID_MAX_LENGTH, help_text="The provider's own id of the event."
     )
     event_type = models.CharField(max_length=EVENT_TYPE_MAX_LENGTH)
-    payload = models.JSONField(help_text="The parsed body.")
-    raw_body = models.TextField(help_text="The body exactly as received, for audit and replay.")
+    subject = models.CharField(
+        max_length=SUBJECT_MAX_LENGTH,
+        blank=True,
+        default="",
+        help_text=(
+            "Whom the event is about, in the provider's terms: a user id (Clerk, Supabase), a "
+            "customer id (Stripe), an original transaction id (Apple), a purchase token (Google)."
+        ),
+    )
+    payload = models.JSONField(
+        help_text="The fields of the body that handlers read (the provider's allowlist)."
+    )
+    raw_body = models.TextField(
+        blank=True,
+        help_text="The body exactly as received, kept only until processing is over.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     attempts = models.PositiveIntegerField(
         default=0, help_text="How many times processing started (replays included)."
@@ -65,6 +88,8 @@ class WebhookEvent(BaseModel):
             models.Index(fields=["event_type"], name="webhook_events_type_idx"),
             models.Index(fields=["event_id"], name="webhook_events_event_id_idx"),
             models.Index(fields=["-received_at"], name="webhook_events_received_idx"),
+            # The erasure's scrub, and the identity handlers' "was this user deleted" question.
+            models.Index(fields=["provider", "subject"], name="webhook_events_subject_idx"),
         ]
 
     def __str__(self) -> str:

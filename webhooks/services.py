@@ -11,6 +11,11 @@ the outcome exactly-once per (provider, event id):
   the second one sees the event already settled.
 - `webhook_requeue_stale` (a periodic task) re-enqueues events whose task was lost, so nothing
   stays unprocessed.
+
+What is kept is no more than processing needs: `webhook_receive` stores only the fields the
+provider's allowlist names (`webhooks.registry.register_payload`), the raw body is emptied once
+processing is over, `webhook_events_scrub` removes personal fields from an erased user's events,
+and `webhook_purge_old` deletes settled events after their retention.
 """
 
 from __future__ import annotations
@@ -26,15 +31,18 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.celery import enqueue_stored_work
 from config.errors import BadRequestError
 from config.metrics import record_webhook_event
 from webhooks.models import (
     EVENT_ID_MAX_LENGTH,
     EVENT_TYPE_MAX_LENGTH,
     PROVIDER_MAX_LENGTH,
+    SUBJECT_MAX_LENGTH,
     WebhookEvent,
 )
-from webhooks.registry import handler_for
+from webhooks.payloads import check_storable, prune
+from webhooks.registry import PayloadPolicy, handler_for, payload_policy
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +57,8 @@ SWEEP_BATCH = 500
 def _jsonb_safe(value: Any) -> Any:
     """The payload with NUL characters replaced: PostgreSQL's jsonb cannot store `\\u0000`.
 
-    `raw_body` keeps the exact original (there the NUL is the escape's six characters).
+    `raw_body` keeps the exact original (there the NUL is the escape's six characters). Runs on
+    pruned payloads, whose depth the allowlist bounds.
     """
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
@@ -75,7 +84,8 @@ def _sender(event_id: str) -> Callable[[], None]:
     from webhooks.tasks import process_webhook_event  # the tasks module imports this one
 
     def send_process_webhook_event() -> None:
-        process_webhook_event.delay(event_id)
+        # A broker outage is logged and counted there; the event waits for the stale sweep.
+        enqueue_stored_work(process_webhook_event, event_id)
 
     return send_process_webhook_event
 
@@ -92,25 +102,40 @@ def webhook_receive(
 
     A duplicate (same provider and event id, even delivered at the same instant) stores nothing
     and returns the existing row with `created` False. When processing ran eagerly (no broker)
-    the returned row already shows its outcome. 400 for an id or type the ledger cannot hold.
+    the returned row already shows its outcome. 400 for an id or type the ledger cannot hold,
+    or a payload it cannot store as JSON (`webhooks.payloads.check_storable`).
+
+    Only the fields of `payload` that the provider's allowlist names are stored, and the
+    provider's `subject` of them is kept with the event (see `webhooks.registry`).
+    ImproperlyConfigured when the provider declared no allowlist.
     """
     if not provider or len(provider) > PROVIDER_MAX_LENGTH:
         raise ValueError(f"Webhook provider names are 1 to {PROVIDER_MAX_LENGTH} characters.")
-    if not event_id or len(event_id) > EVENT_ID_MAX_LENGTH:
+    if not event_id or len(event_id) > EVENT_ID_MAX_LENGTH or "\x00" in event_id:
         raise BadRequestError(
             f"The event id must be 1 to {EVENT_ID_MAX_LENGTH} characters",
             details={"field": "event_id"},
         )
-    if not event_type or len(event_type) > EVENT_TYPE_MAX_LENGTH:
+    if not event_type or len(event_type) > EVENT_TYPE_MAX_LENGTH or "\x00" in event_type:
         raise BadRequestError(
             f"The event type must be 1 to {EVENT_TYPE_MAX_LENGTH} characters",
             details={"field": "event_type"},
         )
+    policy = payload_policy(provider)
+    kept = prune(payload, policy.fields)
+    try:
+        check_storable([event_id, event_type, kept])
+    except ValueError as error:
+        raise BadRequestError(
+            f"The webhook payload cannot be stored: {error}", details={"field": "payload"}
+        ) from None
+    kept = _jsonb_safe(kept)
     candidate = WebhookEvent(
         provider=provider,
         event_id=event_id,
         event_type=event_type,
-        payload=_jsonb_safe(payload),
+        subject=_subject(policy, kept, provider=provider),
+        payload=kept,
         raw_body=raw_body,
     )
     with transaction.atomic():
@@ -131,6 +156,19 @@ def webhook_receive(
     if created and not transaction.get_connection().in_atomic_block:
         event.refresh_from_db()  # the task may have run eagerly on commit
     return event, created
+
+
+def _subject(policy: PayloadPolicy, payload: Any, *, provider: str) -> str:
+    """Whom a (kept) payload is about; empty when no one or nothing the column can hold."""
+    if policy.subject is None:
+        return ""
+    subject = policy.subject(payload)
+    if not isinstance(subject, str) or not subject:
+        return ""
+    if len(subject) > SUBJECT_MAX_LENGTH or "\x00" in subject:
+        logger.warning("webhook %s subject not kept: it does not fit the column", provider)
+        return ""
+    return subject
 
 
 def _describe(error: BaseException) -> str:
@@ -171,8 +209,10 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
     the event ends `ignored`. When the handler raises, its writes are undone, the error is
     recorded in `last_error` and re-raised for the task to retry: the event goes back to
     `received` with `next_retry_at` in `retry_in` seconds, or ends `failed` when `retry_in` is
-    None (the last attempt). `last_error` is kept after a later success, as a record of why
-    earlier attempts failed. Returns the event, or None when there is no such row.
+    None (the last attempt). The raw body is emptied once the event is settled: processing,
+    retries and replays all run from the stored payload. `last_error` is kept after a later
+    success, as a record of why earlier attempts failed. Returns the event, or None when there
+    is no such row.
 
     The handler runs inside the transaction that holds the row lock (not after it): a second
     task for the same event waits for the lock and then finds the event settled, so the handler
@@ -192,7 +232,8 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
         if handler is None:
             event.status = WebhookEvent.Status.IGNORED
             event.processed_at = now
-            event.save(update_fields=["status", "processed_at", "updated_at"])
+            event.raw_body = ""
+            event.save(update_fields=["status", "processed_at", "raw_body", "updated_at"])
             logger.info("webhook ignored (no handler): %s %s", event.provider, event.event_type)
             _record_outcome(event, started=started)
             return event
@@ -204,14 +245,18 @@ def webhook_process(*, event_id: str, retry_in: float | None) -> WebhookEvent | 
             event.last_error = _describe(error)
             if retry_in is None:
                 event.status = WebhookEvent.Status.FAILED
+                event.raw_body = ""
             else:
                 event.status = WebhookEvent.Status.RECEIVED
                 event.next_retry_at = now + timedelta(seconds=retry_in)
-            event.save(update_fields=["status", "last_error", "next_retry_at", "updated_at"])
+            event.save(
+                update_fields=["status", "last_error", "next_retry_at", "raw_body", "updated_at"]
+            )
         else:
             event.status = WebhookEvent.Status.PROCESSED
             event.processed_at = now
-            event.save(update_fields=["status", "processed_at", "updated_at"])
+            event.raw_body = ""
+            event.save(update_fields=["status", "processed_at", "raw_body", "updated_at"])
     _record_outcome(event, started=started)
     if failure is not None:
         # Raised after the commit, so the recorded error and the new status stay.
@@ -299,22 +344,32 @@ def webhook_requeue_stale(*, older_than: timedelta, limit: int = SWEEP_BATCH) ->
 PURGE_BATCH = 1000
 
 
-def webhook_purge_old(*, older_than: timedelta, batch_size: int = PURGE_BATCH) -> int:
-    """Delete processed and ignored events received more than `older_than` ago; returns how many.
+def webhook_purge_old(
+    *,
+    older_than: timedelta,
+    failed_older_than: timedelta | None = None,
+    batch_size: int = PURGE_BATCH,
+) -> int:
+    """Delete settled events received long ago; returns how many.
 
-    Failed events are kept whatever their age (staff may process them again), and so are events
-    still waiting or being processed, or locked by a replay running now. A provider redelivering
-    a purged event (long after any provider retries) would have it stored and processed again.
-    Runs in batches of `batch_size` rows, one transaction each.
+    Processed and ignored events go once received more than `older_than` ago, failed ones once
+    received more than `failed_older_than` ago (staff may process them again until then; None
+    keeps them). Events still waiting or being processed are kept whatever their age, and so are
+    events locked by a replay running now. A provider redelivering a purged event (long after any
+    provider retries) would have it stored and processed again. Runs in batches of `batch_size`
+    rows, one transaction each.
     """
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
     done = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED)
+    expired = Q(status__in=done, received_at__lt=now - older_than)
+    if failed_older_than is not None:
+        expired |= Q(status=WebhookEvent.Status.FAILED, received_at__lt=now - failed_older_than)
     total = 0
     while True:
         with transaction.atomic():
             event_ids = list(
                 WebhookEvent.objects.select_for_update(skip_locked=True)
-                .filter(status__in=done, received_at__lt=cutoff)
+                .filter(expired)
                 .order_by("received_at")
                 .values_list("pk", flat=True)[:batch_size]
             )
@@ -325,3 +380,39 @@ def webhook_purge_old(*, older_than: timedelta, batch_size: int = PURGE_BATCH) -
     if total:
         logger.info("webhook purge deleted %d settled event(s)", total)
     return total
+
+
+def webhook_events_scrub(*, provider: str, subjects: Iterable[str]) -> int:
+    """Remove personal data from `provider`'s events about `subjects`; returns how many rows.
+
+    An erasure step (`accounts.personal_data`): each event keeps only the fields its provider's
+    allowlist does not mark PERSONAL (ids, types, times: what an idempotent replay needs), and
+    its raw body is emptied. Idempotent; runs in the caller's transaction.
+
+    Rows another transaction holds (an event being processed right now) are skipped rather than
+    waited for: processing locks the event and then the user, erasure the user and then the
+    events, and waiting would deadlock. Nothing is lost: processing empties the raw body when
+    it ends, and handlers whose payloads carry personal fields scrub the events of a user they
+    find erased (`accounts.identity_events`).
+    """
+    wanted = sorted({subject for subject in subjects if subject})
+    if not wanted:
+        return 0
+    policy = payload_policy(provider)
+    with transaction.atomic():
+        events = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(provider=provider, subject__in=wanted)
+            .order_by("pk")
+            .only("pk", "payload", "raw_body")
+        )
+        changed = []
+        for event in events:
+            scrubbed = _jsonb_safe(prune(event.payload, policy.fields, personal=False))
+            if scrubbed != event.payload or event.raw_body:
+                event.payload, event.raw_body = scrubbed, ""
+                changed.append(event)
+        WebhookEvent.objects.bulk_update(changed, ["payload", "raw_body"])
+    if changed:
+        logger.info("webhook events scrubbed: %d %s event(s)", len(changed), provider)
+    return len(changed)

@@ -64,6 +64,9 @@ def retry_stale_webhook_events() -> int:
 
 @retrying_task()
 def purge_old_webhook_events() -> int:
-    """Weekly (beat): delete processed and ignored events older than WEBHOOK_RETENTION_DAYS
-    (failed ones are kept); returns how many. Safe to run twice."""
-    return webhook_purge_old(older_than=timedelta(days=settings.WEBHOOK_RETENTION_DAYS))
+    """Weekly (beat): delete processed and ignored events older than WEBHOOK_RETENTION_DAYS and
+    failed ones older than WEBHOOK_FAILED_RETENTION_DAYS; returns how many. Safe to run twice."""
+    return webhook_purge_old(
+        older_than=timedelta(days=settings.WEBHOOK_RETENTION_DAYS),
+        failed_older_than=timedelta(days=settings.WEBHOOK_FAILED_RETENTION_DAYS),
+    )

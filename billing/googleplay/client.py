@@ -126,6 +126,8 @@ def play_call(action: str) -> Iterator[Any]:
         status = int(getattr(error.resp, "status", 0) or 0)
         details["status"] = status
         if status in INVALID_TOKEN_STATUSES:
+            # Play's own text stays in the log: clients get the generic message.
+            logger.info("google play %s refused the token: %s %s", action, status, error.reason)
             raise PurchaseTokenInvalidError(
                 "Google Play does not know this purchase", details=details
             ) from error

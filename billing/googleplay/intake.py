@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -49,6 +48,7 @@ from billing.googleplay.services import PURCHASE_TOKEN_MAX_LENGTH
 from config.errors import AuthenticationError, BadRequestError, ServiceUnavailableError
 from config.keysets import KeySet, parse_pem_map, shared_key_set
 from webhooks.intake import VerifiedEvent, WebhookIntakeView, parse_json_object
+from webhooks.payloads import load_json
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def decode_push(body: bytes) -> dict[str, Any]:
     if not isinstance(data, str) or not data:
         raise BadRequestError("The Pub/Sub message has no data", details={"field": "message.data"})
     try:
-        notification = json.loads(base64.b64decode(data, validate=True))
+        notification = load_json(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError):
         raise BadRequestError(
             "The Pub/Sub message data is not base64-encoded JSON",

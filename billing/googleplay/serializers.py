@@ -5,9 +5,10 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from billing.googleplay.services import PRODUCT_ID_MAX_LENGTH, PURCHASE_TOKEN_MAX_LENGTH
+from config.serializers import StrictInput
 
 
-class GooglePurchaseLinkInput(serializers.Serializer):
+class GooglePurchaseLinkInput(StrictInput):
     purchase_token = serializers.RegexField(
         r"^[\x21-\x7e]+$",
         max_length=PURCHASE_TOKEN_MAX_LENGTH,

@@ -3,6 +3,10 @@
 Each handler takes the id of the object the event is about and reads that object back from
 Stripe (`billing.stripe.services`), so the payload's copy, possibly stale or out of order, is
 never stored. Event types without a handler end `ignored` in the ledger.
+
+So the ledger keeps only the envelope and the ids the handlers read (`STORED_FIELDS`): no
+names, emails, addresses or card details of customers. An event's subject is the customer it
+concerns, by which an erased user's events are scrubbed.
 """
 
 from __future__ import annotations
@@ -13,15 +17,48 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from djstripe.models import Customer
 
 from billing.stripe import client, services
 from webhooks.models import WebhookEvent
-from webhooks.registry import register
-from webhooks.services import webhook_receive
+from webhooks.payloads import KEEP
+from webhooks.registry import register, register_payload
+from webhooks.services import webhook_events_scrub, webhook_receive
 
 logger = logging.getLogger(__name__)
 
 PROVIDER = services.PROVIDER
+
+
+# What the ledger keeps of an event: the envelope and the ids the handlers below read. A
+# `customer` or `subscription` is an id or, expanded, an object of which the id is kept.
+STORED_FIELDS = {
+    **dict.fromkeys(("id", "object", "type", "created", "api_version", "livemode"), KEEP),
+    "data": {
+        "object": {
+            **dict.fromkeys(("id", "object", "client_reference_id"), KEEP),
+            "customer": {"id": KEEP},
+            "subscription": {"id": KEEP},
+        }
+    },
+}
+
+
+def event_subject(payload: Any) -> str | None:
+    """The customer an event concerns: the customer itself, or the object's `customer`."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        return None
+    if obj.get("object") == "customer":
+        return _id(obj.get("id"))
+    return _id(obj.get("customer"))
+
+
+def events_scrub_for_user(*, user_id: str) -> int:
+    """Erasure: scrub the ledger's Stripe events about the user's customers."""
+    customers = Customer.objects.filter(subscriber_id=user_id).values_list("id", flat=True)
+    return webhook_events_scrub(provider=PROVIDER, subjects=list(customers))
 
 
 def _object(event: WebhookEvent) -> dict[str, Any]:
@@ -108,7 +145,8 @@ HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
 
 
 def register_handlers() -> None:
-    """Register every handler above with the webhook ledger."""
+    """Register every handler above, and what of a payload is kept, with the webhook ledger."""
+    register_payload(PROVIDER, fields=STORED_FIELDS, subject=event_subject)
     for event_type, handler in HANDLERS.items():
         register(PROVIDER, event_type, handler)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from billing.serializers import PLANS, STATUSES
+from config.serializers import QueryInput, StrictInput, TemplateURLField
 
 REDIRECT_HELP = (
     "Absolute URL on one of the app's allowed origins (CORS_ALLOWED_ORIGINS or "
@@ -12,7 +13,7 @@ REDIRECT_HELP = (
 )
 
 
-class InvoiceListQuery(serializers.Serializer):
+class InvoiceListQuery(QueryInput):
     limit = serializers.IntegerField(
         min_value=1, max_value=100, default=10, help_text="How many invoices, newest first."
     )
@@ -34,12 +35,12 @@ class InvoiceOutput(serializers.Serializer):
     invoice_pdf = serializers.URLField(allow_null=True, help_text="The PDF; null on drafts.")
 
 
-class CheckoutInput(serializers.Serializer):
+class CheckoutInput(StrictInput):
     plan = serializers.ChoiceField(
         choices=["monthly", "yearly"], help_text="Billing interval of the pro plan."
     )
-    success_url = serializers.URLField(max_length=2048, help_text=REDIRECT_HELP)
-    cancel_url = serializers.URLField(max_length=2048, help_text=REDIRECT_HELP)
+    success_url = TemplateURLField(max_length=2048, help_text=REDIRECT_HELP)
+    cancel_url = TemplateURLField(max_length=2048, help_text=REDIRECT_HELP)
 
 
 class CheckoutOutput(serializers.Serializer):
@@ -47,7 +48,7 @@ class CheckoutOutput(serializers.Serializer):
     url = serializers.URLField(help_text="Where to send the user to pay.")
 
 
-class PortalQuery(serializers.Serializer):
+class PortalQuery(QueryInput):
     return_url = serializers.URLField(
         max_length=2048,
         required=False,
@@ -60,7 +61,7 @@ class PortalOutput(serializers.Serializer):
     url = serializers.URLField(help_text="Stripe Customer Portal session URL.")
 
 
-class CancelQuery(serializers.Serializer):
+class CancelQuery(QueryInput):
     immediate = serializers.BooleanField(
         default=False,
         help_text="true: end the subscription now. false: end it at the current period's end.",

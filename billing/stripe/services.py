@@ -356,7 +356,10 @@ def stripe_customer_get_or_create(*, user: User) -> Customer:
     key = gateway.idempotency_key(
         user_id=user.pk, action="customer.create", parts=[customer.id if customer else ""]
     )
-    data = gateway.customer_create(user_id=user.pk, email=user.email, name=user.full_name, key=key)
+    # An email the identity provider does not vouch for is not given to Stripe (it would mail it).
+    data = gateway.customer_create(
+        user_id=user.pk, email=user.deliverable_email, name=user.full_name, key=key
+    )
     with transaction.atomic():
         created = _sync(Customer, data, action="customer.sync")
         if created.subscriber_id != user.pk:

@@ -36,7 +36,12 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": "^[!-~](?:[ -~]*[!-~])?$",
+    },
     OpenApiParameter.HEADER,
     description=(
         "Optional, up to 255 printable ASCII characters (a UUID is a good choice). Sending the "

@@ -1,9 +1,10 @@
 """The settings package (DJANGO_SETTINGS_MODULE=config.settings): one module per concern.
 
 Everything is read from the environment (and a `.env` file beside `manage.py`, when present) once,
-through the one reader `env` of settings/core.py. Outside production the embedded defaults run the
-whole project in one process with no services; in production, bad configuration stops start-up
-with one message listing every problem. See `.env.example` for every variable.
+through the one reader `env` of settings/core.py. In `local` and `test` the embedded defaults run
+the whole project in one process with no services; in `staging` and `production`, bad
+configuration stops start-up with one message listing every problem. See `.env.example` for every
+variable.
 
 The modules are imported in this order (a later one may use an earlier one's settings), and each
 only adds its problems to `env.problems`; they are reported together at the end.
@@ -24,6 +25,7 @@ from config.settings.webhooks import *  # noqa: F403
 from config.settings.billing import *  # noqa: F403
 from config.settings.ai import *  # noqa: F403
 from config.settings.email import *  # noqa: F403
+from config.settings.staff import *  # noqa: F403
 from config.settings.observability import *  # noqa: F403
 
 # isort: on

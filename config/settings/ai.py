@@ -67,30 +67,72 @@ for _complexity in AI_COMPLEXITIES:
         )
         _route_provider, _route_model = AI_DEFAULT_PROVIDER, ""
     AI_ROUTES[_complexity] = (_route_provider, _route_model or None)
-# USD per million tokens (prompt, completion) for the usage rows' cost estimate. A model missing
-# here costs 0. Extend or override with AI_MODEL_PRICES, JSON {"model": [prompt, completion]}.
+# The price table: USD per million tokens (input, output) of every model that may be called,
+# the providers' list prices when written; the usage rows' `cost_estimate` comes from it. A model
+# that is not in it cannot be called (422 naming `model`), so nothing runs at an unknown cost.
+# Extend or override with AI_MODEL_PRICES, JSON {"model": [input, output]} (0 for free models,
+# e.g. a self-hosted one behind OPENAI_BASE_URL). Which plan may call which model:
+# BILLING_PLANS[plan]["ai_models"] (settings/billing.py).
 AI_MODEL_PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.50, 10.00),
     "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-nano": (0.10, 0.40),
     "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4o": (2.50, 10.00),
+    "o4-mini": (1.10, 4.40),
+    "o3": (2.00, 8.00),
     "claude-3-5-haiku-latest": (0.80, 4.00),
     "claude-sonnet-4-0": (3.00, 15.00),
+    "claude-opus-4-1": (15.00, 75.00),
     "gemini-2.0-flash": (0.10, 0.40),
+    "gemini-2.5-flash": (0.30, 2.50),
     "gemini-2.5-pro": (1.25, 10.00),
-    "echo-1": (0.0, 0.0),
+    ECHO_MODEL: (0.0, 0.0),
 }
+
+
+def _price_pair(value: object) -> tuple[float, float]:
+    """[input, output], two non-negative numbers; ValueError otherwise."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(value)
+    prices = tuple(
+        float(price) if isinstance(price, int | float) and not isinstance(price, bool) else -1.0
+        for price in value
+    )
+    if min(prices) < 0:
+        raise ValueError(value)
+    return prices[0], prices[1]
+
+
 if env.is_set("AI_MODEL_PRICES"):
     try:
         _prices = json.loads(env.str("AI_MODEL_PRICES"))
-        AI_MODEL_PRICES.update(
-            {str(model): (float(pair[0]), float(pair[1])) for model, pair in _prices.items()}
-        )
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        if not isinstance(_prices, dict) or not all(str(model).strip() for model in _prices):
+            raise ValueError(_prices)
+        AI_MODEL_PRICES.update({str(model): _price_pair(pair) for model, pair in _prices.items()})
+    except ValueError:
         env.problems.append(
             'AI_MODEL_PRICES must be JSON such as {"gpt-4o": [2.5, 10]} (USD per million '
-            "prompt and completion tokens)."
+            "input and output tokens, non-negative)."
         )
+# Every model a call can reach without naming one (a provider's own, a route's) must have a price.
+_unpriced: dict[str, str] = {}
+for _name, _model in (
+    ("AI_DEFAULT_MODEL", AI_DEFAULT_MODEL),
+    *((f"{_provider.upper()}_MODEL", _model) for _provider, _model in AI_PROVIDER_MODELS.items()),
+    *(
+        (f"AI_ROUTE_{_complexity.upper()}", _route_model)
+        for _complexity, (_, _route_model) in AI_ROUTES.items()
+        if _route_model
+    ),
+):
+    if _model not in AI_MODEL_PRICES:
+        _unpriced.setdefault(_model, _name)
+for _model, _name in _unpriced.items():
+    env.problems.append(
+        f"{_name}: the model {_model!r} has no price; add it to AI_MODEL_PRICES "
+        '(JSON {"model": [input, output]}, USD per million tokens).'
+    )
 if IS_PRODUCTION and AI_DEFAULT_PROVIDER != "echo":
     _keys = {"openai": OPENAI_API_KEY, "anthropic": ANTHROPIC_API_KEY, "gemini": GEMINI_API_KEY}
     if not _keys[AI_DEFAULT_PROVIDER] and any(_keys.values()):

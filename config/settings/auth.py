@@ -4,7 +4,7 @@ Supabase and Clerk presets) and the identity providers' webhooks (accounts app).
 from __future__ import annotations
 
 from config.env import is_base64
-from config.settings.core import IS_PRODUCTION, env
+from config.settings.core import ENVIRONMENT, IS_DEPLOYED, env
 
 # --- Authentication --------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -13,7 +13,8 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.StaffEmailBackend"]
 # subjects may share an email, so the email is not unique (the backend above handles that).
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
-# Development-only default; production refuses to start with it.
+# Development-only default (local and test, while no JWKS is configured): `manage.py devtoken`
+# signs with it. It is public, so staging and production have no default at all.
 INSECURE_JWT_SECRET = "local-development-jwt-secret-never-use-in-production"  # noqa: S105
 SUPABASE_URL = env.str("SUPABASE_URL").rstrip("/")
 CLERK_ISSUER_URL = env.str("CLERK_ISSUER_URL").rstrip("/")
@@ -25,8 +26,13 @@ elif CLERK_ISSUER_URL:
     _preset_jwks = f"{CLERK_ISSUER_URL}/.well-known/jwks.json"
     _preset_issuer = CLERK_ISSUER_URL
 
-AUTH_JWT_SECRET = env.str("AUTH_JWT_SECRET", "" if IS_PRODUCTION else INSECURE_JWT_SECRET)
 AUTH_JWKS_URL = env.str("AUTH_JWKS_URL", _preset_jwks)
+# HS256 tokens are accepted only while this is set. Outside staging and production, with no
+# identity provider configured (no AUTH_JWKS_URL), the development secret stands in so the project
+# runs with no configuration; once a JWKS is configured, HS256 needs AUTH_JWT_SECRET set explicitly.
+AUTH_JWT_SECRET = env.str(
+    "AUTH_JWT_SECRET", "" if IS_DEPLOYED or AUTH_JWKS_URL else INSECURE_JWT_SECRET
+)
 AUTH_ISSUER = env.str("AUTH_ISSUER", _preset_issuer)
 AUTH_AUDIENCE = env.str("AUTH_AUDIENCE", _preset_audience)
 AUTH_LEEWAY_SECONDS = env.int("AUTH_LEEWAY_SECONDS", 30, minimum=0)
@@ -34,13 +40,32 @@ AUTH_AUTHORIZED_PARTIES = env.list("AUTH_AUTHORIZED_PARTIES")
 AUTH_JWKS_CACHE_SECONDS = env.int("AUTH_JWKS_CACHE_SECONDS", 3600, minimum=60)
 AUTH_JWKS_MIN_REFRESH_SECONDS = env.int("AUTH_JWKS_MIN_REFRESH_SECONDS", 60, minimum=1)
 AUTH_JWKS_TIMEOUT_SECONDS = env.int("AUTH_JWKS_TIMEOUT_SECONDS", 5, minimum=1)
+# Requests with a Bearer token that fails verification, per client IP: once over, every Bearer
+# request from that IP is answered 429 without verifying until the window ends.
+RATE_LIMIT_AUTH_FAILURES = env.rate("RATE_LIMIT_AUTH_FAILURES", "30/minute")
+# A token's `email` counts as verified unless the token says `email_verified: false`, or the
+# address comes only from `user_metadata` (which the user can edit). With this true, only an
+# explicit `email_verified: true` does. An unverified email is never mailed nor sent to Stripe.
+AUTH_REQUIRE_EMAIL_VERIFIED = env.bool("AUTH_REQUIRE_EMAIL_VERIFIED", False)
 # last_login_at is refreshed at most this often per user.
 AUTH_LOGIN_REFRESH_SECONDS = 3600
-if IS_PRODUCTION:
+if IS_DEPLOYED:
     if not (AUTH_JWT_SECRET or AUTH_JWKS_URL):
         env.problems.append("Set AUTH_JWT_SECRET or AUTH_JWKS_URL so API tokens can be verified.")
     elif AUTH_JWT_SECRET and (len(AUTH_JWT_SECRET) < 32 or AUTH_JWT_SECRET == INSECURE_JWT_SECRET):
         env.problems.append("AUTH_JWT_SECRET is weak: use at least 32 random characters.")
+    # A shared identity provider signs the tokens of every app it serves with the same keys: the
+    # issuer and the audience (or Clerk's authorized parties) tell ours apart.
+    if AUTH_JWKS_URL and not AUTH_ISSUER:
+        env.problems.append(
+            f"AUTH_ISSUER is required with AUTH_JWKS_URL in {ENVIRONMENT} (or set SUPABASE_URL "
+            "or CLERK_ISSUER_URL)."
+        )
+    if AUTH_JWKS_URL and not (AUTH_AUDIENCE or AUTH_AUTHORIZED_PARTIES):
+        env.problems.append(
+            f"AUTH_AUDIENCE or AUTH_AUTHORIZED_PARTIES is required with AUTH_JWKS_URL in "
+            f"{ENVIRONMENT}, so tokens issued for other apps are refused."
+        )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -11,14 +11,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+# The AI settings come first: a plan's AI models default to and are checked against them.
+from config.settings.ai import AI_DEFAULT_MODEL, AI_MODEL_PRICES, AI_PROVIDER_MODELS
 from config.settings.api import RATE_LIMITS
 from config.settings.core import IS_PRODUCTION, env
 
 # --- Billing (billing app) -------------------------------------------------------------------
 # Plans and their limits. `billing.selectors.plan_limits` is what other apps read (files: storage,
 # ai: tokens); a user without an entitlement that grants access is on `free`. Every limit can be
-# overridden by env: BILLING_<PLAN>_AI_TOKENS_PER_MONTH, BILLING_<PLAN>_STORAGE_BYTES and (paid
-# plans) BILLING_<PLAN>_RATE_LIMIT, with <PLAN> one of FREE, PRO, ENTERPRISE.
+# overridden by env: BILLING_<PLAN>_AI_TOKENS_PER_MONTH, BILLING_<PLAN>_STORAGE_BYTES,
+# BILLING_<PLAN>_AI_MODELS and (paid plans) BILLING_<PLAN>_RATE_LIMIT, with <PLAN> one of FREE,
+# PRO, ENTERPRISE.
+# `ai_models` is the plan's model allowlist: the models its users may call (by name, by routing
+# or as a fallback); anything else is refused (422) before any provider is called. By default
+# free gets each provider's configured model (OPENAI_MODEL, ANTHROPIC_MODEL, GEMINI_MODEL, echo
+# and AI_DEFAULT_MODEL), pro adds the mid-size models of _PRO_EXTRA_AI_MODELS, and
+# enterprise gets every model of AI_MODEL_PRICES. Env: a comma list, or `*` for every priced
+# model. Every listed model must have a price, and every plan must allow AI_DEFAULT_MODEL (what a
+# call naming no model gets).
 # `prices` (cents per interval) lists what /billing/plans offers for sale: only `pro`, monthly and
 # yearly, matching checkout's `plan` monthly|yearly. Once Stripe is configured the prices shown will
 # come from its price objects (STRIPE_PRICE_ID_*) and these become the offline fallback.
@@ -36,12 +46,51 @@ _BILLING_PLAN_DEFAULTS = (
     ("pro", "Pro", 2_000_000, 50 * _GIB, "300/minute"),
     ("enterprise", "Enterprise", 20_000_000, 1024 * _GIB, "1000/minute"),
 )
+_PRO_EXTRA_AI_MODELS = (
+    "gpt-4.1-mini",
+    "gpt-4.1",
+    "gpt-4o",
+    "o4-mini",
+    "claude-sonnet-4-0",
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+)
+_free_ai_models = list(dict.fromkeys([AI_DEFAULT_MODEL, *AI_PROVIDER_MODELS.values()]))
+_default_ai_models = {
+    "free": _free_ai_models,
+    "pro": list(dict.fromkeys([*_free_ai_models, *_PRO_EXTRA_AI_MODELS])),
+    "enterprise": list(AI_MODEL_PRICES),
+}
+
+
+def _plan_ai_models(plan: str) -> list[str]:
+    """The plan's AI model allowlist: BILLING_<PLAN>_AI_MODELS, else its default."""
+    name = f"BILLING_{plan.upper()}_AI_MODELS"
+    models = env.list(name, _default_ai_models[plan])
+    if models == ["*"]:
+        return list(AI_MODEL_PRICES)
+    models = list(dict.fromkeys(models))
+    for model in models:
+        if model not in AI_MODEL_PRICES:
+            env.problems.append(
+                f"{name} lists {model!r}, which has no price in AI_MODEL_PRICES "
+                "(a model can only be allowed once it is priced)."
+            )
+    if AI_DEFAULT_MODEL not in models:
+        env.problems.append(
+            f"{name} must include AI_DEFAULT_MODEL ({AI_DEFAULT_MODEL}): a call naming no model "
+            "gets it."
+        )
+    return models
+
+
 BILLING_PLANS: dict[str, dict[str, Any]] = {
     plan: {
         "name": name,
         "ai_tokens_per_month": env.int(
             f"BILLING_{plan.upper()}_AI_TOKENS_PER_MONTH", tokens, minimum=0
         ),
+        "ai_models": _plan_ai_models(plan),
         "storage_bytes": env.int(f"BILLING_{plan.upper()}_STORAGE_BYTES", storage, minimum=0),
         # Free users get RATE_LIMIT_DEFAULT; paid plans their own rate (config/throttling.py).
         "rate_limit": rate

@@ -3,7 +3,7 @@ misses."""
 
 from __future__ import annotations
 
-from config.settings.core import IS_PRODUCTION, env
+from config.settings.core import IS_DEPLOYED, env
 
 REDIS_URL = env.str("REDIS_URL")
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "groundwork")
@@ -30,5 +30,5 @@ else:
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
     }
-if IS_PRODUCTION and not REDIS_URL:
+if IS_DEPLOYED and not REDIS_URL:
     env.problems.append("REDIS_URL is required (cache, shared rate limits, Celery broker).")

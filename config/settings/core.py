@@ -18,21 +18,26 @@ env = EnvReader(env_file=BASE_DIR / ".env")
 
 # --- Environment -----------------------------------------------------------------------------
 ENVIRONMENT = env.choice("ENVIRONMENT", ("local", "test", "staging", "production"), "local")
+# Production-only behaviours (the default AI provider, API docs off, HSTS, production store
+# environments) follow IS_PRODUCTION. Everything about trust (built-in secrets, DEBUG, hosts, the
+# database and Redis, token checks, open metrics) follows IS_DEPLOYED: a staging deployment is
+# reachable from the internet too, so only `local` and `test` get the development defaults.
 IS_PRODUCTION = ENVIRONMENT == "production"
+IS_DEPLOYED = ENVIRONMENT in ("staging", "production")
 APP_VERSION = env.str("APP_VERSION", "0.1.0")
 
-# Development-only defaults; production refuses to start with either of them.
+# Development-only defaults (local and test); staging and production refuse to start with them.
 INSECURE_SECRET_KEY = "local-development-secret-key-never-use-in-production-0123456789"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", "" if IS_PRODUCTION else INSECURE_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", "" if IS_DEPLOYED else INSECURE_SECRET_KEY)
 DEBUG = env.bool("DEBUG", ENVIRONMENT == "local")
 ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", () if IS_PRODUCTION else ("localhost", "127.0.0.1", "[::1]", "testserver")
+    "ALLOWED_HOSTS", () if IS_DEPLOYED else ("localhost", "127.0.0.1", "[::1]", "testserver")
 )
-if IS_PRODUCTION:
+if IS_DEPLOYED:
     if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY == INSECURE_SECRET_KEY:
         env.problems.append("SECRET_KEY is missing or weak: use at least 50 random characters.")
     if DEBUG:
-        env.problems.append("DEBUG must be false in production.")
+        env.problems.append(f"DEBUG must be false in {ENVIRONMENT}.")
     if not ALLOWED_HOSTS:
         env.problems.append("ALLOWED_HOSTS must list the host names the API is served on.")
 
@@ -48,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "django_celery_beat",
     "djstripe",
     "config",
@@ -72,10 +78,15 @@ MIDDLEWARE = [
     # First, so every response (CORS preflights included) carries X-Request-ID and is logged.
     "config.middleware.RequestIdMiddleware",
     "config.middleware.AccessLogMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
+    # Outside CORS, so preflights and every early error carry the security headers too.
     "config.middleware.SecurityHeadersMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    # Outside the error envelope: a client locked out of the admin's sign-in gets an HTML page
+    # (accounts.backends.lockout_response), not JSON.
+    "axes.middleware.AxesMiddleware",
     "config.errors.ErrorEnvelopeMiddleware",
     "config.middleware.BodySizeLimitMiddleware",
+    "config.middleware.QueryStringMiddleware",
     "config.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

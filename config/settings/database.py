@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.settings.core import BASE_DIR, IS_PRODUCTION, env
+from config.settings.core import BASE_DIR, IS_DEPLOYED, env
 
 DATABASES: dict[str, dict[str, Any]] = {
     "default": env.db("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
@@ -18,20 +18,31 @@ DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    # With the pool this makes psycopg check each connection as it is handed out (an empty
+    # query): after a database restart, requests get new connections instead of failing on
+    # the dead ones left in the pool (tests/faults).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
+    # Short waits: with the database down, a request (and readiness) must fail with a 503 in a
+    # few seconds, not hold a worker thread (tests/faults).
     DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int(
-        "DATABASE_CONNECT_TIMEOUT", 5, minimum=1
+        "DATABASE_CONNECT_TIMEOUT", 3, minimum=1
     )
     if env.bool("DATABASE_POOL", True):
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
-            "timeout": env.int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+            # How long a request waits for a connection (the pool cannot make one while the
+            # database is down); a gthread worker never has more threads than the pool has room.
+            "timeout": env.int("DATABASE_POOL_TIMEOUT", 3, minimum=1),
+            # psycopg retries a failed connect with a doubling delay until this many seconds
+            # have passed, then the next request starts afresh: kept short, so a restarted
+            # database is used again within seconds rather than after a delay grown to minutes.
+            "reconnect_timeout": env.int("DATABASE_POOL_RECONNECT_TIMEOUT", 4, minimum=1),
         }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
-if IS_PRODUCTION and DATABASE_IS_SQLITE:
+if IS_DEPLOYED and DATABASE_IS_SQLITE:
     env.problems.append("DATABASE_URL must point at PostgreSQL (SQLite is for development).")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -39,6 +39,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     # How often a worker looks for messages left unacknowledged past the visibility timeout.
     "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 10)),
+    # A broker that hangs (rather than refusing connections) must not hold a request's thread:
+    # sending a task gives up after these many seconds and the stored work waits for its sweep.
+    "socket_connect_timeout": 3,
+    "socket_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"

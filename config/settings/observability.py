@@ -6,13 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.observability import build_logging
-from config.settings.core import APP_VERSION, ENVIRONMENT, IS_PRODUCTION, env
+from config.settings.core import APP_VERSION, ENVIRONMENT, IS_DEPLOYED, IS_PRODUCTION, env
 
 # --- Metrics, errors and traces (config/metrics.py, config/observability.py) --------------------
-# GET /api/v1/public/metrics: open when METRICS_TOKEN is unset, else `Authorization: Bearer <it>`.
+# GET /api/v1/public/metrics: `Authorization: Bearer <METRICS_TOKEN>` when set, else open. Metrics
+# name routes, plans and volumes, so staging and production refuse to serve them open unless
+# METRICS_PUBLIC=true says the endpoint is reachable only from a private network.
 METRICS_TOKEN = env.str("METRICS_TOKEN")
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", False)
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
     env.problems.append("METRICS_TOKEN must be at least 16 characters.")
+if IS_DEPLOYED and not METRICS_TOKEN and not METRICS_PUBLIC:
+    env.problems.append(
+        f"METRICS_TOKEN is required in {ENVIRONMENT} (or METRICS_PUBLIC=true to serve "
+        "/api/v1/public/metrics without a token)."
+    )
 # Several processes (gunicorn workers) add their metrics up through files in this directory
 # (prometheus_client reads it from the environment itself): it must exist and be emptied before
 # the server starts.

@@ -1,4 +1,5 @@
-"""Webhook settings (webhooks app): how processing of a stored event is retried.
+"""Webhook settings (webhooks app): how processing of a stored event is retried, and how long
+failed events are kept.
 
 The clean-up of old events is scheduled in settings/jobs.py (WEBHOOK_RETENTION_DAYS)."""
 
@@ -26,3 +27,7 @@ if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= WEBHOOK_RETRY_BACKOF
         "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS must be shorter than the broker visibility timeout "
         f"({CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']} seconds)."
     )
+# Failed events are kept this long for staff to process them again, then purged with the
+# settled ones (processed and ignored events go after WEBHOOK_RETENTION_DAYS). They hold only
+# the allowlisted fields of their payload; their raw body is emptied once processing is over.
+WEBHOOK_FAILED_RETENTION_DAYS = env.int("WEBHOOK_FAILED_RETENTION_DAYS", 730, minimum=1)

@@ -90,7 +90,8 @@ def test_patch_with_blank_values_clears_them(api, user):
         ({"full_name": "x" * 256}, "full_name"),
         ({"avatar_url": "not a url"}, "avatar_url"),
         ({"avatar_url": "https://example.com/" + "a" * 2048}, "avatar_url"),
-        ({"full_name": 12, "avatar_url": "ftp//bad"}, "avatar_url"),
+        ({"full_name": "ok", "avatar_url": "ftp//bad"}, "avatar_url"),
+        ({"full_name": 12, "avatar_url": "ftp//bad"}, "full_name"),  # API.md §8: no coercion
     ],
 )
 def test_patch_rejects_invalid_fields_with_422(api, user, body, field):

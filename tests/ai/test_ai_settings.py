@@ -92,3 +92,28 @@ def test_production_has_no_echo_unless_named_and_wants_the_default_providers_key
     assert json.loads(named.stdout)["echo"] is True
     assert keyless.returncode != 0
     assert "AI_DEFAULT_PROVIDER=openai has no API key (OPENAI_API_KEY)" in keyless.stderr
+
+
+def test_every_model_a_call_can_reach_must_be_priced():
+    env = {
+        "OPENAI_MODEL": "llama3.1:8b",
+        "AI_ROUTE_COMPLEX": "anthropic:claude-unpriced",
+        "AI_MODEL_PRICES": '{"gpt-4o": [-1, 2], "x": [1]}',
+    }
+    priced = {**env, "AI_MODEL_PRICES": '{"llama3.1:8b": [0, 0], "claude-unpriced": [1, 5]}'}
+
+    refused = run_manage(env, "check")
+    accepted = run_manage(priced, "check")
+
+    assert refused.returncode != 0
+    assert "- OPENAI_MODEL: the model 'llama3.1:8b' has no price" in refused.stderr
+    assert "- AI_ROUTE_COMPLEX: the model 'claude-unpriced' has no price" in refused.stderr
+    assert "- AI_MODEL_PRICES must be JSON" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_the_default_model_must_be_priced():
+    result = run_manage({"AI_DEFAULT_MODEL": "echo-9000"}, "check")
+
+    assert result.returncode != 0
+    assert "- AI_DEFAULT_MODEL: the model 'echo-9000' has no price" in result.stderr

@@ -67,3 +67,40 @@ def test_expiry_runs_hourly_on_beat():
     entry = settings.CELERY_BEAT_SCHEDULE["billing-expire-lapsed-entitlements"]
 
     assert entry == {"task": expire_lapsed_entitlements.name, "schedule": 3600.0}
+
+
+def test_plan_ai_models_default_by_tier_and_come_from_the_environment():
+    default = settings.BILLING_PLANS
+    free, pro = default["free"]["ai_models"], default["pro"]["ai_models"]
+    enterprise = default["enterprise"]["ai_models"]
+    env = {
+        "BILLING_FREE_AI_MODELS": "echo-1, gpt-4o-mini",
+        "BILLING_PRO_AI_MODELS": "*",
+        "AI_MODEL_PRICES": '{"my-model": [1, 2]}',
+        "BILLING_ENTERPRISE_AI_MODELS": "echo-1,my-model",
+    }
+
+    result = run_manage(env, "shell", "--verbosity", "0", "-c", PRINT_BILLING)
+
+    # Free: each provider's configured model; pro adds mid-size ones; enterprise every priced one.
+    assert set(free) == set(settings.AI_PROVIDER_MODELS.values())
+    assert set(free) < set(pro) < set(enterprise) == set(settings.AI_MODEL_PRICES)
+    assert "gpt-4o" in pro and "claude-opus-4-1" not in pro
+    assert result.returncode == 0, result.stderr
+    plans = json.loads(result.stdout)["plans"]
+    assert plans["free"]["ai_models"] == ["echo-1", "gpt-4o-mini"]
+    assert "my-model" in plans["pro"]["ai_models"] and "gpt-4o" in plans["pro"]["ai_models"]
+    assert plans["enterprise"]["ai_models"] == ["echo-1", "my-model"]
+
+
+def test_plan_ai_models_must_be_priced_and_include_the_default_model():
+    env = {
+        "BILLING_FREE_AI_MODELS": "echo-1,gpt-unpriced",
+        "BILLING_PRO_AI_MODELS": "gpt-4o",
+    }
+
+    result = run_manage(env, "check")
+
+    assert result.returncode != 0
+    assert "- BILLING_FREE_AI_MODELS lists 'gpt-unpriced', which has no price" in result.stderr
+    assert "- BILLING_PRO_AI_MODELS must include AI_DEFAULT_MODEL (echo-1)" in result.stderr

@@ -164,3 +164,98 @@ def test_json_logs_from_a_real_server(live_database_url, unique_subject):
     assert (access["method"], access["path"], access["status"]) == ("GET", ME, 200)
     assert {"timestamp", "level", "message", "duration_ms"} <= set(access)
     assert token not in read_log(url)
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def assert_security_headers(headers) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name) == value, (name, headers.items())
+    assert headers.get("X-Request-ID")
+
+
+def test_413_before_routing_carries_the_security_headers(api, user, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = json.dumps({"full_name": "x" * 2000})
+
+    response = api.as_user(user).generic("PATCH", ME, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert_security_headers(response)
+
+
+def test_parser_400_carries_the_security_headers(api, user):
+    response = api.as_user(user).generic("PATCH", ME, b'{"full_', content_type="application/json")
+
+    assert response.status_code == 400
+    assert_security_headers(response)
+
+
+@pytest.mark.parametrize("host", ["evil.example.com", "bad host", "[::1", "a" * 300])
+def test_disallowed_or_malformed_host_400_carries_the_security_headers(api, host):
+    response = api.get(HEALTH, HTTP_HOST=host, HTTP_X_REQUEST_ID="host-1")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"
+    assert_security_headers(response)
+    assert response["X-Request-ID"] == "host-1"
+
+
+def test_bad_content_length_400_carries_the_security_headers(api):
+    response = api.generic("POST", HEALTH, b"{}", CONTENT_LENGTH="x")
+
+    assert response.status_code == 400
+    assert_security_headers(response)
+
+
+def test_query_nul_422_carries_the_security_headers(api, user):
+    response = api.as_user(user).get("/api/v1/app/projects?search=%00")
+
+    assert response.status_code == 422
+    assert_security_headers(response)
+
+
+def test_cors_preflight_carries_the_security_headers(api, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+
+    response = api.options(
+        ME,
+        HTTP_ORIGIN="https://app.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+    )
+
+    assert response.status_code == 200
+    assert_security_headers(response)
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True)
+def test_early_errors_of_a_real_server_carry_the_security_headers(live_database_url):
+    env = {"DATABASE_URL": live_database_url, "DATA_UPLOAD_MAX_MEMORY_SIZE": "2048"}
+    with live_server(env) as url:
+        too_large = request(
+            "POST",
+            url + "/api/v1/app/projects",
+            headers={"Content-Type": "application/json"},
+            body=b"{" + b" " * 4096 + b"}",
+        )
+        bad_host = request("GET", url + HEALTH, headers={"Host": "evil.example.com"})
+        bad_json = request(
+            "POST",
+            url + "/api/v1/public/webhooks/supabase",
+            headers={"Content-Type": "application/json"},
+            body=b"[" * 1500,
+        )
+
+    assert too_large[0] == 413
+    assert bad_host[0] == 400
+    assert bad_json[0] in (400, 401, 503)
+    for _status, headers, body in (too_large, bad_host, bad_json):
+        assert_security_headers(headers)
+        assert json.loads(body)["error"]["code"]

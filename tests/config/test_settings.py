@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
+import pytest
+
 from tests import live
 
 # Exactly the variables given: ENVIRONMENT too is up to each test.
@@ -17,7 +19,40 @@ GOOD_PRODUCTION = {
     "DATABASE_URL": "postgres://app:pw@db.internal:5432/app",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "AUTH_JWKS_URL": "https://id.example.com/.well-known/jwks.json",
+    "AUTH_ISSUER": "https://id.example.com",
+    "AUTH_AUDIENCE": "api.example.com",
+    "METRICS_TOKEN": "metrics-scrape-token-0123456789",
 }
+GOOD_STAGING = {**GOOD_PRODUCTION, "ENVIRONMENT": "staging"}
+
+
+def last_line(output: str) -> str:
+    """What a `manage.py shell -c` script printed last (the shell prints its imports first)."""
+    lines = output.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+# A token anyone can mint with the development secret published in the source.
+FORGE = """
+import time
+
+import jwt
+from django.conf import settings
+
+from accounts.tokens import InvalidToken, verify_token
+
+claims = {"sub": "victim", "exp": int(time.time()) + 600}
+if settings.AUTH_ISSUER:
+    claims["iss"] = settings.AUTH_ISSUER
+if settings.AUTH_AUDIENCE:
+    claims["aud"] = settings.AUTH_AUDIENCE
+token = jwt.encode(claims, settings.INSECURE_JWT_SECRET, algorithm="HS256")
+try:
+    verify_token(token)
+    print("accepted")
+except InvalidToken as error:
+    print("refused", error.reason)
+"""
 
 
 def test_production_refuses_to_start_and_lists_every_problem():
@@ -93,3 +128,93 @@ def test_docs_are_off_in_production_unless_enabled():
 
     assert "docs-on" not in off.stdout and "Resolver404" in off.stderr
     assert "docs-on" in on.stdout, on.stderr
+
+
+def test_staging_refuses_to_start_like_production():
+    result = run_manage({"ENVIRONMENT": "staging", "DEBUG": "true"}, "check")
+
+    assert result.returncode != 0
+    message = result.stderr
+    assert "Invalid configuration for ENVIRONMENT=staging" in message
+    for problem in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"):
+        assert f"- {problem}" in message, problem
+    assert "AUTH_JWT_SECRET or AUTH_JWKS_URL" in message
+
+
+def test_good_staging_configuration_starts():
+    result = run_manage(GOOD_STAGING, "check", "--deploy", "--fail-level", "ERROR")
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("environment", [GOOD_STAGING, GOOD_PRODUCTION])
+def test_deployed_environments_refuse_tokens_signed_with_the_public_development_secret(
+    environment,
+):
+    result = run_manage(environment, "shell", "-c", FORGE)
+
+    assert last_line(result.stdout) == "refused algorithm", result.stderr
+
+
+def test_locally_a_configured_jwks_also_turns_the_development_secret_off():
+    jwks = {"AUTH_JWKS_URL": "https://id.example.com/.well-known/jwks.json"}
+
+    with_jwks = run_manage({"ENVIRONMENT": "local", **jwks}, "shell", "-c", FORGE)
+    bare = run_manage({"ENVIRONMENT": "local"}, "shell", "-c", FORGE)
+
+    assert last_line(with_jwks.stdout) == "refused algorithm", with_jwks.stderr
+    # Nothing configured: the development secret runs the project (manage.py devtoken).
+    assert last_line(bare.stdout) == "accepted", bare.stderr
+
+
+@pytest.mark.parametrize(
+    ("environment", "changes", "problem"),
+    [
+        (GOOD_PRODUCTION, {"AUTH_ISSUER": ""}, "AUTH_ISSUER is required with AUTH_JWKS_URL"),
+        (
+            GOOD_PRODUCTION,
+            {"AUTH_AUDIENCE": ""},
+            "AUTH_AUDIENCE or AUTH_AUTHORIZED_PARTIES is required with AUTH_JWKS_URL",
+        ),
+        (
+            GOOD_STAGING,
+            {"AUTH_AUDIENCE": ""},
+            "AUTH_AUDIENCE or AUTH_AUTHORIZED_PARTIES is required with AUTH_JWKS_URL",
+        ),
+    ],
+)
+def test_a_jwks_needs_an_issuer_and_an_audience_when_deployed(environment, changes, problem):
+    result = run_manage({**environment, **changes}, "check")
+
+    assert result.returncode != 0
+    assert f"- {problem}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        # The Supabase preset fills the issuer and the audience.
+        {"SUPABASE_URL": "https://abc.supabase.co"},
+        # Clerk's preset fills the issuer; its tokens name their authorized party.
+        {"CLERK_ISSUER_URL": "https://clerk.example.com", "AUTH_AUTHORIZED_PARTIES": "https://app"},
+    ],
+)
+def test_provider_presets_satisfy_the_issuer_and_audience_rule(provider):
+    env = {**GOOD_PRODUCTION, "AUTH_JWKS_URL": "", "AUTH_ISSUER": "", "AUTH_AUDIENCE": ""}
+
+    result = run_manage({**env, **provider}, "check")
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_metrics_are_not_served_open_when_deployed_unless_said_so():
+    open_metrics = {**GOOD_PRODUCTION, "METRICS_TOKEN": ""}
+
+    refused = run_manage(open_metrics, "check")
+    opted_out = run_manage({**open_metrics, "METRICS_PUBLIC": "true"}, "check")
+    staging = run_manage({**GOOD_STAGING, "METRICS_TOKEN": ""}, "check")
+
+    assert refused.returncode != 0
+    assert "- METRICS_TOKEN is required in production" in refused.stderr
+    assert "- METRICS_TOKEN is required in staging" in staging.stderr
+    assert opted_out.returncode == 0, opted_out.stderr

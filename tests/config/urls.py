@@ -1,5 +1,7 @@
 """The project's routes plus one that fails, to see what a 500 looks like."""
 
+import logging
+
 from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -15,6 +17,11 @@ class ApiViewThatFails(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request):
+        # A log line naming a URL with a credential: Sentry keeps it as a breadcrumb of the error.
+        if "ticket" in request.GET:
+            logging.getLogger("tests.failure").warning(
+                "failing for %s?ticket=%s", request.path, request.GET["ticket"]
+            )
         raise ZeroDivisionError("secret internals")
 
 

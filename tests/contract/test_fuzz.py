@@ -1,12 +1,15 @@
-"""Every operation of the OpenAPI schema, fed generated input: never a 500, always the envelope.
+"""Every operation of the OpenAPI schema, fed generated input: never a 500, always the envelope,
+and every response as the schema declares it.
 
 schemathesis generates requests (valid and invalid) from /api/v1/openapi.json and sends them to
-the WSGI application in-process, signed as a real user.
+the WSGI application in-process, signed as a real user. The same checks, and those that re-send
+requests, run against a live server in tests/contract/test_live_fuzz.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -14,10 +17,14 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from schemathesis import checks
 
 from accounts.tokens import mint_development_token
 from config.wsgi import application
 from tests.factories import UserFactory
+
+LIVE_CONFIG = Path(__file__).with_name("schemathesis.toml")
+UNLIMITED = {"default": "1000000/minute", "ai": "1000000/minute"}
 
 
 @pytest.fixture
@@ -27,7 +34,9 @@ def api_schema(db: None) -> Iterator[schemathesis.BaseSchema]:
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+        # The live run's settings (tests/contract/schemathesis.toml): declared 503s are answers.
+        config = schemathesis.config.SchemathesisConfig.from_path(LIVE_CONFIG)
+        yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=config)
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
@@ -44,13 +53,38 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     derandomize=True,
 )
 def test_generated_requests_never_cause_a_server_error(case, settings):
-    settings.RATE_LIMITS = {"default": "1000000/minute", "ai": "1000000/minute"}
+    # Set once: every example runs with the same `settings` fixture, and each assignment stacks
+    # another override on it.
+    if settings.RATE_LIMITS != UNLIMITED:
+        settings.RATE_LIMITS = UNLIMITED
+    # Every model the schema lists (the priced ones) is then one the user's plan allows.
+    if settings.BILLING_PLANS["free"]["ai_models"] != list(settings.AI_MODEL_PRICES):
+        settings.BILLING_PLANS = {
+            plan: {**limits, "ai_models": list(settings.AI_MODEL_PRICES)}
+            for plan, limits in settings.BILLING_PLANS.items()
+        }
     user = UserFactory()  # a fresh user per example: one of them deletes its own account
     token = mint_development_token(email=user.email, subject=user.pk)
 
-    response = case.call(headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    if isinstance(case.body, dict) and case.body.get("stream") is True:
+        case.body["stream"] = False  # server-sent events have tests of their own
+    response = case.call(headers=headers)
 
     assert response.status_code != 500, (case.method, case.formatted_path, response.text[:500])
     if response.status_code >= 400:
         body = response.json()
         assert set(body["error"]) == {"code", "message", "details"}, response.text[:500]
+    # Status codes, content types, headers and bodies as the schema declares them; valid data
+    # accepted. (Checks that re-send the request with other credentials or methods, and the
+    # resource-lifecycle ones, run against the live server: tests/contract/test_live_fuzz.py.)
+    case.validate_response(
+        response,
+        headers=headers,
+        excluded_checks=[
+            checks.ignored_auth,
+            checks.use_after_free,
+            checks.ensure_resource_availability,
+            checks.unsupported_method,
+        ],
+    )

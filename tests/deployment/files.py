@@ -21,6 +21,7 @@ ENV_EXAMPLE = BASE_DIR / ".env.example"
 SHELL_SECRETS = {
     "SECRET_KEY": "compose-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "AUTH_JWT_SECRET": "compose-test-jwt-secret-0123456789abcdef",
+    "METRICS_TOKEN": "compose-test-metrics-token-0123456789",
     "AWS_SECRET_ACCESS_KEY": "compose-test-minio-app-secret",
     "MINIO_ROOT_PASSWORD": "compose-test-minio-root-password",
 }

@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from tests.conftest import ApiClient
+from tests.files.conftest import BUCKET
 from tests.live import request
 
 UPLOAD_URL = "/api/v1/app/files/upload-url"
@@ -28,17 +29,29 @@ def start_upload(client: ApiClient, **overrides: Any) -> dict[str, Any]:
 
 
 def send_form(
-    upload: dict[str, Any], content: bytes, *, fields: dict[str, str] | None = None
+    upload: dict[str, Any],
+    content: bytes,
+    *,
+    fields: dict[str, str] | None = None,
+    part_type: str = "application/octet-stream",
 ) -> Any:
-    """POST the multipart form (`fields`, then `file`) to a local upload URL, unauthenticated."""
+    """POST the multipart form (`fields`, then `file`) to a local upload URL, unauthenticated.
+
+    `part_type` is the Content-Type header of the `file` part itself.
+    """
     form: dict[str, Any] = dict(upload["fields"] if fields is None else fields)
-    form["file"] = SimpleUploadedFile("report.pdf", content, "application/octet-stream")
+    form["file"] = SimpleUploadedFile("report.pdf", content, part_type)
     return Client().post(upload["upload_url"], form)
 
 
-def send_form_over_http(upload: dict[str, Any], content: bytes) -> tuple[int, bytes]:
+def send_form_over_http(
+    upload: dict[str, Any], content: bytes, *, part_type: str = "text/plain"
+) -> tuple[int, bytes]:
     """The same form sent over HTTP (to S3): status and body."""
-    form: dict[str, Any] = {**upload["fields"], "file": SimpleUploadedFile("report.pdf", content)}
+    form: dict[str, Any] = {
+        **upload["fields"],
+        "file": SimpleUploadedFile("report.pdf", content, part_type),
+    }
     status, _, body = request(
         "POST",
         upload["upload_url"],
@@ -74,3 +87,12 @@ def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
     error: dict[str, Any] = response.json()["error"]
     assert error["code"] == code, error
     return error
+
+
+def bucket_object(s3_client: Any, key: str) -> bytes | None:
+    """The bytes stored under `key` in the test bucket, None when there is no object."""
+    try:
+        body: bytes = s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    except s3_client.exceptions.NoSuchKey:
+        return None
+    return body

@@ -288,3 +288,20 @@ def test_access_log_never_holds_the_signed_token(api, user, caplog):
 
 def _named(content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile("part.pdf", content, "application/pdf")
+
+
+def test_a_file_part_sent_as_text_html_is_served_with_the_declared_type(api, user, media_root):
+    client = api.as_user(user)
+    html = b"<script>alert(document.cookie)</script>"
+    upload = start_upload(client, size=len(html))
+
+    assert send_form(upload, html, part_type="text/html").status_code == 204
+    file = confirm(client, upload["file_id"]).json()
+    url = client.get(f"{FILES_URL}/{file['id']}/download-url").json()["download_url"]
+    downloaded = Client().get(url)
+
+    assert file["content_type"] == "application/pdf"
+    assert downloaded["Content-Type"] == "application/pdf"
+    assert downloaded["X-Content-Type-Options"] == "nosniff"
+    assert downloaded["Content-Disposition"].startswith("attachment;")
+    assert b"".join(downloaded.streaming_content) == html

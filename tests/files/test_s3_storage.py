@@ -144,7 +144,7 @@ print(json.dumps({
     "region": client.meta.region_name,
     "bucket": storages["default"].bucket_name,
     "upload_url": presigned_upload(key="k", content_type="image/png", max_size=5).url,
-    "download_url": download_url(key="k", filename="a.png"),
+    "download_url": download_url(key="k", filename="a.png", content_type="image/png"),
 }))
 """
 
@@ -217,3 +217,64 @@ def test_r2_uploads_are_streamed_into_the_bucket_by_the_app(api, user, settings,
     link = client.get(f"{FILES_URL}/{upload['file_id']}/download-url").json()
     status, _, body = request("GET", link["download_url"])
     assert (status, body) == (200, CONTENT)
+
+
+# --- The stored and served type is the declared one, whatever the file part said -------------
+
+HTML = b"<script>alert(document.cookie)</script>"
+
+
+def download(client, file_id: str) -> tuple[int, dict[str, str], bytes]:
+    """GET the file's download link from the bucket: status, headers (lower-case names), body."""
+    link = client.get(f"{FILES_URL}/{file_id}/download-url").json()
+    status, headers, body = request("GET", link["download_url"])
+    return status, {name.lower(): value for name, value in headers.items()}, body
+
+
+def test_r2_stores_and_serves_the_declared_type_not_the_file_parts(api, user, settings, s3_client):
+    settings.STORAGE_PROVIDER = "r2"
+    client = api.as_user(user)
+    upload = start_upload(client, size=len(HTML))
+
+    assert send_form(upload, HTML, part_type="text/html").status_code == 204
+    assert confirm(client, upload["file_id"]).status_code == 200
+
+    key = File.objects.get(pk=upload["file_id"]).key
+    assert head(s3_client, key)["ContentType"] == "application/pdf"
+    status, headers, body = download(client, upload["file_id"])
+    assert (status, body) == (200, HTML)
+    assert headers["content-type"] == "application/pdf"
+    assert headers["content-disposition"] == 'attachment; filename="report.pdf"'
+
+
+def test_s3_stores_the_signed_form_type_not_the_file_parts(api, user, s3_client):
+    client = api.as_user(user)
+    upload = start_upload(client, size=len(HTML))
+    # The type is a form field the policy pins (test_upload_policy_limits_size_and_type).
+    assert upload["fields"]["Content-Type"] == "application/pdf"
+
+    status, _ = send_form_over_http(upload, HTML, part_type="text/html")
+    assert status == 204
+    assert confirm(client, upload["file_id"]).status_code == 200
+
+    assert head(s3_client, upload["fields"]["key"])["ContentType"] == "application/pdf"
+    status, headers, body = download(client, upload["file_id"])
+    assert (status, body, headers["content-type"]) == (200, HTML, "application/pdf")
+
+
+def test_downloads_are_served_with_the_declared_type_whatever_the_object_holds(
+    api, user, s3_client
+):
+    """Objects stored before the declared type was enforced (R2 kept the part's type)."""
+    client = api.as_user(user)
+    upload = start_upload(client, filename="notes.txt", content_type="text/plain", size=len(HTML))
+    s3_client.put_object(
+        Bucket=BUCKET, Key=upload["fields"]["key"], Body=HTML, ContentType="text/html"
+    )
+    assert confirm(client, upload["file_id"]).status_code == 200
+
+    status, headers, body = download(client, upload["file_id"])
+
+    assert (status, body) == (200, HTML)
+    assert headers["content-type"] == "text/plain"
+    assert headers["content-disposition"] == 'attachment; filename="notes.txt"'

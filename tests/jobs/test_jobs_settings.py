@@ -46,12 +46,10 @@ def test_short_limits_that_fit_are_accepted():
         },
         "shell",
         "-c",
-        "from django.conf import settings as s; print(s.CELERY_BROKER_TRANSPORT_OPTIONS, "
+        "from django.conf import settings as s; o = s.CELERY_BROKER_TRANSPORT_OPTIONS; "
+        "print(o['visibility_timeout'], o['unacked_restore_interval'], "
         "s.CELERY_TASK_TIME_LIMIT, s.CELERY_RESULT_EXPIRES, s.WEBHOOK_RETENTION_DAYS)",
     )
 
     assert result.returncode == 0, result.stderr
-    assert (
-        "{'visibility_timeout': 4, 'unacked_restore_interval': 1} 3 259200 30"
-        in result.stdout.splitlines()
-    )
+    assert "4 1 3 259200 30" in result.stdout.splitlines()

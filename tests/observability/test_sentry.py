@@ -45,6 +45,7 @@ def test_a_server_error_reaches_sentry_with_its_request_id_and_no_personal_data(
     request_id = f"sentry-{uuid.uuid4().hex}"
     email = f"private-person-{uuid.uuid4().hex[:8]}@example.com"
     token = mint_development_token(email=email, full_name="Private Person")
+    ticket = f"ws-ticket-{uuid.uuid4().hex}"
     with Receiver() as sentry:
         env = {
             "DATABASE_URL": live_database_url,
@@ -62,7 +63,7 @@ def test_a_server_error_reaches_sentry_with_its_request_id_and_no_personal_data(
         ) as server:
             status, _, body = request(
                 "GET",
-                server.url + "/api/v1/public/test-failure?email=" + email,
+                f"{server.url}/api/v1/public/test-failure?email={email}&ticket={ticket}",
                 headers={"X-Request-ID": request_id, "Authorization": f"Bearer {token}"},
             )
             assert status == 500
@@ -88,4 +89,7 @@ def test_a_server_error_reaches_sentry_with_its_request_id_and_no_personal_data(
     assert "user" not in event or not event["user"].get("ip_address")
     assert email not in raw
     assert token not in raw
+    # Not in the breadcrumbs either (the log line naming the URL).
+    assert ticket not in raw
+    assert "ticket=REDACTED" in raw
     assert settings.INSECURE_JWT_SECRET not in raw

@@ -10,7 +10,30 @@ import pytest
 from accounts.models import User
 from tests.webhooks.provider import PROVIDER, SECRET
 from webhooks.models import WebhookEvent
-from webhooks.registry import register
+from webhooks.payloads import ALL
+from webhooks.registry import register, register_payload
+
+# Providers of these tests (the test provider, and one more for cross-provider cases): their
+# payloads are kept whole, and an event's subject is its `subject` field.
+TEST_PROVIDERS = (PROVIDER, "other")
+
+
+def payload_subject(payload: Any) -> str | None:
+    """The `subject` field of a test payload."""
+    subject = payload.get("subject") if isinstance(payload, dict) else None
+    return subject if isinstance(subject, str) else None
+
+
+@pytest.fixture(autouse=True)
+def test_payloads() -> Iterator[None]:
+    """The test providers declare their payload policy, as real providers do at start-up."""
+    undo = [
+        register_payload(provider, fields=ALL, subject=payload_subject)
+        for provider in TEST_PROVIDERS
+    ]
+    yield
+    for unregister in undo:
+        unregister()
 
 
 @pytest.fixture(autouse=True)

@@ -114,3 +114,17 @@ def test_staff_without_the_change_permission_can_look_but_not_replay(client):
     assert page.status_code == 200
     assert b"evt_seen" in page.content
     assert b"process_again" not in page.content
+
+
+def test_change_page_shows_the_subject_and_never_the_raw_body(client, staff):
+    event = make_event("evt_secret", subject="user_42", raw_body='{"password": "hunter2-secret"}')
+    make_event("evt_other", subject="user_7")
+
+    page = client.get(f"{CHANGELIST}{event.pk}/change/")
+    found = client.get(CHANGELIST, {"q": "user_42"})
+
+    html = page.content.decode()
+    assert "user_42" in html
+    assert "hunter2-secret" not in html
+    assert "bytes, kept until processing is over (not shown)" in html
+    assert b"evt_secret" in found.content and b"evt_other" not in found.content

@@ -39,3 +39,10 @@ def test_the_defaults_start():
     result = manage_check({})
 
     assert result.returncode == 0, result.stderr
+
+
+def test_failed_event_retention_must_be_a_positive_number_of_days():
+    result = manage_check({"WEBHOOK_FAILED_RETENTION_DAYS": "0"})
+
+    assert result.returncode != 0
+    assert "WEBHOOK_FAILED_RETENTION_DAYS must be at least 1" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,12 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def sync(user_id: str = "idp|1", *, synced_at: datetime | None = T0, **fields: str | None):
-    profile = {"email": "a@example.com", "full_name": "A", "avatar_url": None, **fields}
+    profile: dict[str, Any] = {
+        "email": "a@example.com",
+        "full_name": "A",
+        "avatar_url": None,
+        **fields,
+    }
     return user_sync_from_identity(user_id=user_id, synced_at=synced_at, **profile)
 
 

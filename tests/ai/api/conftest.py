@@ -29,6 +29,24 @@ def _echo_provider(settings: Any) -> None:
 
 
 @pytest.fixture
+def allow_models(settings: Any):
+    """Price `models` (0 per token unless given) and allow them on every plan:
+    `allow_models("echo-2", "echo-large")`."""
+
+    def allow(*models: str, price: tuple[float, float] = (0.0, 0.0)) -> None:
+        settings.AI_MODEL_PRICES = {
+            **settings.AI_MODEL_PRICES,
+            **{model: price for model in models},
+        }
+        plans = copy.deepcopy(settings.BILLING_PLANS)
+        for plan in plans.values():
+            plan["ai_models"] = [*plan["ai_models"], *models]
+        settings.BILLING_PLANS = plans
+
+    return allow
+
+
+@pytest.fixture
 def free_allowance(settings: Any):
     """Set the free plan's monthly AI tokens: `free_allowance(10)`."""
 

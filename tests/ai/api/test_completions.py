@@ -24,6 +24,7 @@ def test_status_lists_the_configured_providers(api, user):
         "providers": ["echo"],
         "default_provider": "echo",
         "default_model": "echo-1",
+        "models": ["echo-1"],
     }
     assert "X-RateLimit-Limit" in response.headers
 
@@ -39,6 +40,7 @@ def test_status_without_any_provider(api, user, settings):
         "providers": [],
         "default_provider": None,
         "default_model": None,
+        "models": [],
     }
 
 
@@ -72,7 +74,9 @@ def test_completion_answers_the_conversation(api, user):
     assert isinstance(body["latency_ms"], int) and body["latency_ms"] >= 0
 
 
-def test_completion_passes_model_and_max_tokens(api, user):
+def test_completion_passes_model_and_max_tokens(api, user, allow_models):
+    allow_models("echo-2")
+
     response = api.as_user(user).post(
         COMPLETIONS,
         {
@@ -99,7 +103,8 @@ def test_chat_sends_the_system_prompt_and_the_prompt(api, user):
     assert body["usage"]["prompt_tokens"] == 5  # "Be kind." + "how are you"
 
 
-def test_routed_chat_uses_the_route_of_its_complexity(api, user, settings):
+def test_routed_chat_uses_the_route_of_its_complexity(api, user, settings, allow_models):
+    allow_models("echo-small", "echo-large")
     settings.AI_ROUTES = {
         "simple": ("echo", "echo-small"),
         "moderate": ("echo", None),

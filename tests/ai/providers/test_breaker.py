@@ -50,7 +50,7 @@ def test_a_success_resets_the_count(tight):
 def test_request_errors_do_not_count(tight):
     tight["openai"].fail(400, times=3)
     for _ in range(3):
-        with pytest.raises(BadRequestError, match="fake failure"):
+        with pytest.raises(BadRequestError, match="The AI provider openai refused the request"):
             router.complete(HELLO)
     assert breaker.state("openai") == "closed"
 

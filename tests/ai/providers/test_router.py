@@ -131,7 +131,7 @@ def test_does_not_fall_back_on_a_request_error(fakes):
     with pytest.raises(BadRequestError) as raised:
         router.complete(HELLO)
     assert raised.value.status_code == 400
-    assert raised.value.message == "context length exceeded"
+    assert raised.value.message == "The AI provider openai refused the request"
     assert raised.value.details == {"service": "openai", "status": 400}
     assert fakes["anthropic"].requests == [] and fakes["gemini"].requests == []
 
@@ -237,7 +237,7 @@ def test_stream_timing_out_before_the_first_chunk_falls_back(fakes, settings):
 
 def test_stream_request_error_does_not_fall_back(fakes):
     fakes["openai"].fail(422, message="bad parameter")
-    with pytest.raises(BadRequestError, match="bad parameter"):
+    with pytest.raises(BadRequestError, match="The AI provider openai refused the request"):
         next(router.stream(HELLO))
     assert fakes["anthropic"].requests == []
 

@@ -332,3 +332,35 @@ def test_an_unreadable_root_certificate_makes_the_endpoint_unavailable(
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_the_ledger_keeps_what_the_handler_reads_under_the_purchase(api, apple):
+    transaction = transaction_claims(environment=apple.environment) | {
+        "price": 9990,
+        "currency": "USD",
+        "storefront": "USA",
+        "offerDiscountType": "FREE_TRIAL",
+    }
+    signed = apple.notification("DID_RENEW", transaction=transaction)
+
+    assert deliver(api, signed).status_code == 200
+
+    event = WebhookEvent.objects.get()
+    assert event.subject == OTID
+    kept = event.payload["data"]["transactionInfo"]
+    assert kept["originalTransactionId"] == OTID and "expiresDate" in kept
+    assert not {"price", "currency", "storefront", "offerDiscountType"} & set(kept)
+
+
+def test_erasing_a_user_empties_the_raw_bodies_of_their_purchases_events(
+    api, apple, linked, user, django_capture_on_commit_callbacks
+):
+    assert deliver(api, renewal_notification(apple)).status_code == 200
+    assert WebhookEvent.objects.get().raw_body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.as_user(user).delete("/api/v1/app/users/me").status_code == 204
+
+    event = WebhookEvent.objects.get()
+    assert event.raw_body == ""
+    assert event.payload["data"]["transactionInfo"]["originalTransactionId"] == OTID

@@ -302,3 +302,17 @@ def test_the_endpoint_is_documented(api):
     operation = schema["paths"]["/api/v1/public/webhooks/google"]["post"]
     assert operation["tags"] == ["webhooks"]
     assert {"200", "400", "401", "503"} <= set(operation["responses"])
+
+
+def test_the_ledger_keeps_the_notification_but_not_the_pubsub_attributes(api, google, purchase):
+    token, notification = purchase
+    body = fake_google.push_body(notification | {"extra": {"note": "not read by anyone"}})
+    body["message"]["attributes"] = {"forwarded-for": "198.51.100.7"}
+
+    assert push(api, body=body).status_code == 200
+
+    event = WebhookEvent.objects.get()
+    assert event.subject == token
+    assert "attributes" not in event.payload
+    assert "extra" not in event.payload["notification"]
+    assert event.payload["notification"]["subscriptionNotification"]["purchaseToken"] == token

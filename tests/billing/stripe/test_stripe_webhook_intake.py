@@ -204,3 +204,85 @@ def test_the_signature_matches_the_stripe_sdk():
 
     # The SDK's own verifier accepts what the tests sign (so they sign exactly as Stripe does).
     assert stripe.WebhookSignature.verify_header(payload.decode(), header, WEBHOOK_SECRET, 300)
+
+
+# --- What the ledger keeps ----------------------------------------------------------------------
+
+CUSTOMER_DETAILS = {
+    "email": "payer@example.com",
+    "name": "Pat Payer",
+    "phone": "+14155550142",
+    "address": {"line1": "1 Private Road", "city": "Springfield", "country": "US"},
+}
+
+
+def test_only_ids_and_the_envelope_of_an_event_are_stored(client, stripe_fake, user):
+    session = {
+        "id": "cs_test_private",
+        "object": "checkout.session",
+        "customer": {"id": "cus_expanded", "object": "customer", **CUSTOMER_DETAILS},
+        "subscription": "sub_123",
+        "client_reference_id": user.pk,
+        "customer_details": CUSTOMER_DETAILS,
+        "shipping_details": {"address": CUSTOMER_DETAILS["address"], "name": "Pat Payer"},
+    }
+    delivered = event("evt_private", "checkout.session.completed") | {
+        "data": {"object": session, "previous_attributes": {"customer_email": "old@example.com"}},
+        "request": {"id": "req_1", "idempotency_key": "key-1"},
+    }
+
+    assert deliver(client, delivered).status_code == 200
+
+    stored = WebhookEvent.objects.get()
+    assert stored.payload == {
+        "id": "evt_private",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": delivered["created"],
+        "data": {
+            "object": {
+                "id": "cs_test_private",
+                "object": "checkout.session",
+                "customer": {"id": "cus_expanded"},
+                "subscription": "sub_123",
+                "client_reference_id": user.pk,
+            }
+        },
+    }
+    assert stored.subject == "cus_expanded"
+
+
+def test_a_customer_event_is_about_that_customer(client, stripe_fake):
+    customer = {"id": "cus_self", "object": "customer", **CUSTOMER_DETAILS}
+
+    deliver(client, event("evt_customer", "customer.updated") | {"data": {"object": customer}})
+
+    stored = WebhookEvent.objects.get()
+    assert stored.subject == "cus_self"
+    assert stored.payload["data"] == {"object": {"id": "cus_self", "object": "customer"}}
+
+
+def test_erasing_a_user_empties_the_raw_bodies_of_their_customers_events(
+    client, stripe_fake, user, api, django_capture_on_commit_callbacks
+):
+    from djstripe.models import Customer
+
+    from billing.stripe.services import stripe_customer_refresh
+
+    stripe_fake.add_customer("cus_erased", user_id=user.pk, email="payer@example.com")
+    stripe_customer_refresh(customer_id="cus_erased")
+    assert Customer.objects.get(id="cus_erased").subscriber == user
+    invoice = {"id": "in_1", "object": "invoice", "customer": "cus_erased", **CUSTOMER_DETAILS}
+    other = {"id": "in_2", "object": "invoice", "customer": "cus_other", **CUSTOMER_DETAILS}
+    deliver(client, event("evt_mine", "invoice.created") | {"data": {"object": invoice}})
+    deliver(client, event("evt_theirs", "invoice.created") | {"data": {"object": other}})
+    assert "payer@example.com" in WebhookEvent.objects.get(event_id="evt_mine").raw_body
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.as_user(user).delete("/api/v1/app/users/me").status_code == 204
+
+    mine = WebhookEvent.objects.get(event_id="evt_mine")
+    assert mine.raw_body == ""
+    kept = {"id": "in_1", "object": "invoice", "customer": "cus_erased"}
+    assert mine.payload["data"]["object"] == kept
+    assert WebhookEvent.objects.get(event_id="evt_theirs").raw_body  # not theirs to erase

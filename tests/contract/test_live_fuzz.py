@@ -1,0 +1,90 @@
+"""The schema tells the whole truth: schemathesis, every check, against a live server.
+
+An independent fuzzer (the `st` command line, as CI or anyone would run it) reads
+/api/v1/openapi.json from gunicorn serving the app on the test database, and sends generated
+requests, valid and invalid, to every operation but the webhook intake routes (fuzzed with their
+own signatures elsewhere), signed as a real user. Every check is on: no 500, status codes, content
+types, headers and bodies as declared, invalid data refused, valid data accepted, auth enforced.
+Streaming AI answers are turned into JSON ones (tests/contract/live_fuzz_hooks.py). Zero failures.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accounts.tokens import mint_development_token
+from tests.live import live_server, read_log
+from tests.processes import BASE_DIR
+
+ST = Path(sys.executable).with_name("st")
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+# Examples per operation and phase; with the coverage phase's own cases this keeps the whole run
+# around a minute on a small machine.
+MAX_EXAMPLES = "5"
+SEED = "20261203"
+ERASE = "app_users_me_destroy"  # DELETE /users/me
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+
+def run_fuzzer(url: str, token: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(ST),
+        f"--config-file={CONFIG}",
+        "run",
+        f"{url}/api/v1/openapi.json",
+        "--checks=all",
+        "--mode=all",
+        f"--max-examples={MAX_EXAMPLES}",
+        f"--seed={SEED}",
+        "--no-shrink",
+        # One request at a time: the embedded run's SQLite takes one writer at a time.
+        "--workers=1",
+        "--request-timeout=20",
+        "--exclude-path-regex=/webhooks/",
+        "--header",
+        f"Authorization: Bearer {token}",
+        *extra,
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(BASE_DIR),
+        "SCHEMATHESIS_HOOKS": "tests.contract.live_fuzz_hooks",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=240
+    )
+
+
+def test_every_operation_agrees_with_the_schema(live_database_url, unique_subject):
+    env = {
+        "DATABASE_URL": live_database_url,
+        "RATE_LIMIT_DEFAULT": "1000000/minute",
+        "RATE_LIMIT_AI": "1000000/minute",
+        "RATE_LIMIT_AUTH_FAILURES": "1000000/minute",
+        # Every model the schema lists is then one the user's plan allows.
+        "BILLING_FREE_AI_MODELS": "*",
+    }
+    with live_server(env) as url:
+        # Erasing the account would leave every later request a 403: it gets its own user and
+        # its own run, after the others.
+        main = run_fuzzer(
+            url,
+            mint_development_token(email="fuzz@example.com", subject=unique_subject),
+            f"--exclude-operation-id={ERASE}",
+        )
+        erase = run_fuzzer(
+            url,
+            mint_development_token(email="erase@example.com", subject=f"{unique_subject}-erase"),
+            f"--include-operation-id={ERASE}",
+        )
+        log = read_log(url)[-20_000:]
+
+    assert main.returncode == 0, main.stdout + main.stderr + log
+    assert erase.returncode == 0, erase.stdout + erase.stderr + log
