@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis import checks
 
 from accounts.tokens import mint_development_token
-from config.wsgi import application
+from tests.contract.in_process import wsgi_schema
 from tests.factories import UserFactory
 
 LIVE_CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -29,17 +27,10 @@ UNLIMITED = {"default": "1000000/minute", "ai": "1000000/minute"}
 
 @pytest.fixture
 def api_schema(db: None) -> Iterator[schemathesis.BaseSchema]:
-    # The WSGI handler closes "old" connections around each request, which would end the
-    # test's transaction: keep the test connection for the duration.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        # The live run's settings (tests/contract/schemathesis.toml): declared 503s are answers.
-        config = schemathesis.config.SchemathesisConfig.from_path(LIVE_CONFIG)
-        yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=config)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    # The live run's settings (tests/contract/schemathesis.toml): declared 503s are answers.
+    config = schemathesis.config.SchemathesisConfig.from_path(LIVE_CONFIG)
+    with wsgi_schema(config=config) as loaded:
+        yield loaded
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -27,15 +27,12 @@ from typing import Any
 import jwt
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from accounts.tokens import mint_development_token
-from config.wsgi import application
 from tests.accounts.identity.conftest import CLERK_SECRET, SUPABASE_SECRET, svix_sign
 from tests.billing.appstore.signing import (
     APP_ID,
@@ -47,6 +44,7 @@ from tests.billing.appstore.signing import (
 from tests.billing.googleplay import fake_google
 from tests.billing.googleplay.fake_google import AUDIENCE, PACKAGE, PUSH_EMAIL, FakeGoogle
 from tests.billing.stripe import fake_stripe
+from tests.contract.in_process import wsgi_schema
 from tests.factories import UserFactory
 from webhooks.models import WebhookEvent
 
@@ -362,13 +360,8 @@ def test_generated_odd_events_are_never_a_server_error(providers, provider, data
 @pytest.fixture
 def webhook_schema(db: None, providers: None) -> Iterator[schemathesis.BaseSchema]:
     """The API schema, served with every webhook provider configured."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    with wsgi_schema() as loaded:
+        yield loaded
 
 
 schema = schemathesis.pytest.from_fixture("webhook_schema").include(path_regex="/webhooks/")

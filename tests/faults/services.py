@@ -13,8 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import psycopg
 
 from tests.fakes import free_port
-from tests.processes import BASE_DIR
+from tests.processes import BASE_DIR, wait_for
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 DATABASE = "groundwork"
@@ -203,7 +202,7 @@ class RedisServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        poll(self.answers, what="Redis to answer", timeout=15)
+        wait_for(self.answers, what="Redis to answer", timeout=15)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -230,15 +229,3 @@ def redis_server() -> Iterator[RedisServer]:
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def poll(check: Callable[[], Any], *, what: str, timeout: float, interval: float = 0.05) -> Any:
-    """`check()` as soon as it is truthy; AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

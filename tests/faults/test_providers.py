@@ -25,8 +25,7 @@ from tests.faults.conftest import (
     call,
     mint_token,
 )
-from tests.faults.services import poll
-from tests.processes import HEALTH, Process
+from tests.processes import HEALTH, Process, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.live]
 
@@ -42,7 +41,7 @@ def _while_hanging(
     the answer and the seconds from the provider being called to the answer."""
     with ThreadPoolExecutor(1) as pool:
         pending: Future[Answer] = pool.submit(start)
-        poll(lambda: hanging() or pending.done(), what="the provider to be called", timeout=10)
+        wait_for(lambda: hanging() or pending.done(), what="the provider to be called", timeout=10)
         assert not pending.done(), pending.result()
         called_at = time.monotonic()
         health = call(server.url + HEALTH, timeout=5)

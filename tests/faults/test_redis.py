@@ -23,10 +23,10 @@ from tests.faults.conftest import (
     stopped,
     stripe_delivery,
 )
-from tests.faults.services import PostgresCluster, RedisServer, poll
+from tests.faults.services import PostgresCluster, RedisServer
 from tests.faults.worker_handlers import RECORDED
 from tests.live import run_manage
-from tests.processes import HEALTH, Process
+from tests.processes import HEALTH, Process, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.live]
 
@@ -105,7 +105,7 @@ def test_redis_down_serves_reads_fails_open_and_loses_no_webhook(
     swept = run_manage(production_env, "shell", "-c", SWEEP, environment=None)
     assert swept.returncode == 0, swept.stderr
     assert f"swept {DELIVERIES}" in swept.stdout, swept.stdout + swept.stderr
-    poll(
+    wait_for(
         lambda: {status for status, _ in ledger(cluster, event_ids).values()} == {"processed"},
         what="every stored event to be processed",
         timeout=30,

@@ -17,9 +17,9 @@ import pytest
 import redis as redis_client
 
 from tests.faults.conftest import call, ledger, stopped, stripe_delivery
-from tests.faults.services import PostgresCluster, RedisServer, poll
+from tests.faults.services import PostgresCluster, RedisServer
 from tests.faults.worker_handlers import EFFECT_PROVIDER, SLOW, signal_key
-from tests.processes import Process
+from tests.processes import Process, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.live]
 
@@ -47,7 +47,7 @@ def test_processing_cut_mid_transaction_applies_the_effect_once(
     body, headers = stripe_delivery(event_id, SLOW)
     accepted = call(server.url + STRIPE_WEBHOOK, method="POST", raw=body, headers=headers)
     assert accepted.status == 200 and accepted.json() == {"status": "queued"}, accepted.body
-    poll(
+    wait_for(
         lambda: notes.get(signal_key(event_id, "started")),
         what="the handler to be mid-transaction",
         timeout=30,
@@ -62,7 +62,7 @@ def test_processing_cut_mid_transaction_applies_the_effect_once(
         os.kill(child, signal.SIGKILL)
     notes.set(signal_key(event_id, "go"), 1, ex=120)
 
-    poll(
+    wait_for(
         lambda: ledger(cluster, [event_id]).get(event_id, ("", 0))[0] == "processed",
         what="the event to be processed after the fault",
         timeout=30,

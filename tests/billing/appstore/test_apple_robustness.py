@@ -7,16 +7,14 @@ from typing import Any
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from accounts.tokens import mint_development_token
 from billing.models import Entitlement
-from config.wsgi import application
 from tests.billing.appstore.conftest import LINK_URL, deliver
 from tests.billing.appstore.signing import AppStore, notification_claims, transaction_claims
+from tests.contract.in_process import wsgi_schema
 from tests.factories import UserFactory
 from webhooks.models import WebhookEvent
 
@@ -24,13 +22,8 @@ from webhooks.models import WebhookEvent
 @pytest.fixture
 def apple_schema(db: None, apple: AppStore) -> Iterator[schemathesis.BaseSchema]:
     """The API schema, served with the App Store configured."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    with wsgi_schema() as loaded:
+        yield loaded
 
 
 schema = schemathesis.pytest.from_fixture("apple_schema").include(path_regex="/apple$")
