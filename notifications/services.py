@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import partial
 from typing import Any, Literal
 
@@ -41,6 +42,8 @@ SUBJECTS: dict[str, str] = {
 TEMPLATES = tuple(SUBJECTS)
 # Longest error text kept on a row.
 MAX_ERROR_LENGTH = 2000
+# Most rows one sweep re-enqueues (the next sweep takes the rest).
+SWEEP_BATCH = 500
 
 DeliveryOutcome = Literal["sent", "already_sent", "failed", "retry", "missing"]
 
@@ -78,14 +81,38 @@ def email_send(
         text_body=text,
         html_body=html,
     )
-    _enqueue_after_commit(message)
+    _enqueue_after_commit(str(message.pk))
     return message
 
 
-def _enqueue_after_commit(message: EmailMessage) -> None:
+def _enqueue_after_commit(message_id: str) -> None:
     from notifications.tasks import send_email
 
-    transaction.on_commit(partial(enqueue_stored_work, send_email, str(message.pk)))
+    transaction.on_commit(partial(enqueue_stored_work, send_email, message_id))
+
+
+def emails_requeue_unsent(*, older_than: timedelta, limit: int = SWEEP_BATCH) -> int:
+    """Send the task again for queued emails never attempted `older_than` after they were
+    written (their send was lost: the broker was down, or the process died before the commit
+    hook ran); returns how many.
+
+    Touched, so the next sweep leaves them alone while their task waits in the queue. A second
+    task for one row is harmless: delivery locks the row and sends it once.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        message_ids = list(
+            EmailMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=EmailMessage.Status.QUEUED, attempts=0, updated_at__lt=now - older_than)
+            .order_by("updated_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        EmailMessage.objects.filter(pk__in=message_ids).update(updated_at=now)
+        for message_id in message_ids:
+            _enqueue_after_commit(str(message_id))
+    if message_ids:
+        logger.warning("email sweep re-enqueued %d unsent email(s)", len(message_ids))
+    return len(message_ids)
 
 
 def email_deliver(*, message_id: str, final_attempt: bool) -> DeliveryOutcome:
@@ -182,7 +209,7 @@ def emails_retry(*, messages: Iterable[EmailMessage]) -> int:
         ):
             message.status = EmailMessage.Status.QUEUED
             message.save(update_fields=["status", "updated_at"])
-            _enqueue_after_commit(message)
+            _enqueue_after_commit(str(message.pk))
             count += 1
     return count
 

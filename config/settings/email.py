@@ -33,6 +33,8 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 15, minimum=1)
 # Sending attempts after the first, with exponential back-off and jitter; then the row is failed.
 EMAIL_SEND_MAX_RETRIES = env.int("EMAIL_SEND_MAX_RETRIES", 5, minimum=0)
+# Queued emails never attempted this long after they were written get their task sent again.
+EMAIL_STALE_AFTER_MINUTES = env.int("EMAIL_STALE_AFTER_MINUTES", 15, minimum=1)
 # The daily usage report's recipients; empty: every active staff user with an email.
 STAFF_REPORT_EMAILS: list[str] = env.list("STAFF_REPORT_EMAILS")
 # A user may request one data export per this many seconds.

@@ -84,6 +84,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "webhooks.tasks.retry_stale_webhook_events",
         "schedule": 300.0,
     },
+    # Queued emails never attempted EMAIL_STALE_AFTER_MINUTES after they were written (their
+    # task was lost with the broker) get it sent again.
+    "notifications-send-unsent-emails": {
+        "task": "notifications.tasks.send_unsent_emails",
+        "schedule": 300.0,
+    },
     # Hourly: entitlements whose period ended are marked expired and their users' plans recomputed.
     "billing-expire-lapsed-entitlements": {
         "task": "billing.tasks.expire_lapsed_entitlements",

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_sync_from_identity
 from accounts.tokens import mint_development_token
 from notifications.models import EmailMessage
 from notifications.services import email_send
-from notifications.tasks import send_email
+from notifications.tasks import send_email, send_unsent_emails
 from tests.fakes import Answer, FakeServer, Request, free_port
 from tests.notifications.conftest import SmtpSink, new_user, parts
 
@@ -241,3 +243,36 @@ def test_erasing_a_user_removes_their_emails(user, django_capture_on_commit_call
     other = email_send(to="staff@example.com", template="welcome", context={})
     user_erase(user_id=user.pk)
     assert list(EmailMessage.objects.values_list("pk", flat=True)) == [other.pk]
+
+
+def test_an_email_whose_send_was_lost_is_sent_by_the_sweep(
+    smtp_settings: SmtpSink, django_capture_on_commit_callbacks
+):
+    # Written, but the commit hook that sends it never ran (the broker was down).
+    user = new_user()
+    lost = email_send(to=user.email, template="welcome", context={}, user=user)
+    email_send(to="recent@example.com", template="welcome", context={})
+    retrying = email_send(to="retrying@example.com", template="welcome", context={})
+    EmailMessage.objects.filter(pk=retrying.pk).update(attempts=1)
+    EmailMessage.objects.filter(pk__in=[lost.pk, retrying.pk]).update(
+        updated_at=timezone.now() - timedelta(minutes=16)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_unsent_emails.delay().get() == 1
+
+    assert [message["To"] for message in smtp_settings.messages] == [user.email]
+    statuses = dict(EmailMessage.objects.values_list("to", "status"))
+    assert statuses == {
+        user.email: EmailMessage.Status.SENT,
+        "recent@example.com": EmailMessage.Status.QUEUED,
+        # Its retry is scheduled with the broker; the sweep takes only rows never attempted.
+        "retrying@example.com": EmailMessage.Status.QUEUED,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_unsent_emails.delay().get() == 0
+
+
+def test_the_sweep_runs_every_five_minutes(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["notifications-send-unsent-emails"]
+    assert (entry["task"], entry["schedule"]) == ("notifications.tasks.send_unsent_emails", 300.0)
