@@ -34,6 +34,8 @@ from config.admin import NoEditAdmin
 ACCESS_FIELDS = ("role", "is_staff", "is_superuser", "groups", "user_permissions")
 # Changes to these on the user page are recorded in the audit log (`user.access_change`).
 AUDITED_FIELDS = (*ACCESS_FIELDS, "is_active")
+# The "Access" part of the user page, in its order.
+ACCESS_PAGE_FIELDS = ("role", "is_active", "is_staff", "is_superuser", "groups", "user_permissions")
 
 
 class StaffSignInForm(AdminAuthenticationForm):
@@ -77,18 +79,7 @@ class UserChangeForm(DjangoUserChangeForm):
 
     class Meta:
         model = User
-        fields = (
-            "email",
-            "password",
-            "full_name",
-            "avatar_url",
-            "role",
-            "is_active",
-            "is_staff",
-            "is_superuser",
-            "groups",
-            "user_permissions",
-        )
+        fields = ("email", "password", "full_name", "avatar_url", *ACCESS_PAGE_FIELDS)
         formfield_callback = _https_urls
 
 
@@ -125,19 +116,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         ("Profile", {"fields": ("full_name", "avatar_url")}),
-        (
-            "Access",
-            {
-                "fields": (
-                    "role",
-                    "is_active",
-                    "is_staff",
-                    "is_superuser",
-                    "groups",
-                    "user_permissions",
-                )
-            },
-        ),
+        ("Access", {"fields": ACCESS_PAGE_FIELDS}),
         ("Subscription", {"fields": ("subscription_plan", "subscription_status")}),
         (
             "Activity",
