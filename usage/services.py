@@ -298,7 +298,9 @@ def _upsert(*, metric: str, day: date, counts: dict[str, int]) -> int:
     table = connection.ops.quote_name(UsageCounter._meta.db_table)
     day_value = connection.ops.adapt_datefield_value(day)
     now_value = connection.ops.adapt_datetimefield_value(timezone.now())
-    user_ids = list(counts)
+    # In one order everywhere: two flushes upserting the same users lock their rows in the same
+    # order, so they wait for each other instead of deadlocking.
+    user_ids = sorted(counts)
     added = 0
     for start in range(0, len(user_ids), UPSERT_CHUNK):
         chunk = user_ids[start : start + UPSERT_CHUNK]
