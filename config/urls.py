@@ -14,8 +14,6 @@ from drf_spectacular.views import (
 from config import errors
 from config.health import HealthView, MetricsView, ReadinessView
 
-admin.site.site_header = "Groundwork administration"
-admin.site.site_title = "Groundwork admin"
 
 public_urls: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
