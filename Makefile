@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format worker beat migrate bench
+.PHONY: install run test lint format worker beat migrate bench bench-dashboard
 
 install: $(STAMP)
 
@@ -43,3 +43,7 @@ beat: migrate
 # Load benchmark on the local PostgreSQL and Redis (wrk from Debian's package when installed).
 bench: install
 	$(BIN)/python -m bench.run
+
+# The staff dashboard's uncached render with 10,000 users and 100,000 AI usage rows (PostgreSQL).
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.options import InlineModelAdmin
@@ -23,9 +24,10 @@ from django.db.models import Model, Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 
-from accounts.backends import sign_in_audit
+from accounts.backends import password_sign_in_enabled, sign_in_audit
 from accounts.models import DataExport, User
 from accounts.services import users_delete, users_set_active
+from accounts.sso import SignInOptions, sign_in_options
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.admin import NoEditAdmin
@@ -39,11 +41,29 @@ ACCESS_PAGE_FIELDS = ("role", "is_active", "is_staff", "is_superuser", "groups",
 
 
 class StaffSignInForm(AdminAuthenticationForm):
-    """The admin's password form, recording every attempt in the audit log."""
+    """The admin's password form, recording every attempt in the audit log. With password
+    sign-in off (staff SSO on, ADMIN_PASSWORD_LOGIN false) it refuses without checking."""
+
+    @property
+    def sign_in_options(self) -> SignInOptions:
+        """What the login page offers: the SSO button, the password form, or both."""
+        return sign_in_options()
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
         request, password = self.request, self.cleaned_data.get("password")
+        if not password_sign_in_enabled():
+            if request is not None:
+                sign_in_audit(
+                    request=request,
+                    username=username if isinstance(username, str) else "",
+                    user=None,
+                    reason="password_sign_in_off",
+                )
+            raise ValidationError(
+                f"Password sign-in is turned off: sign in with {settings.STAFF_SSO_PROVIDER_NAME}.",
+                code="password_sign_in_off",
+            )
         if request is None or not isinstance(username, str) or not password:
             return super().clean()  # incomplete: no password is checked
         try:

@@ -13,12 +13,17 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from accounts.models import User
+from accounts.impersonation import (
+    impersonation_authenticate,
+    impersonation_request_record,
+    is_impersonation_token,
+)
+from accounts.models import Impersonation, User
 from accounts.services import user_get_or_create_from_claims, user_record_login
 from accounts.tokens import InvalidToken, verify_token
 from config.errors import AuthenticationError, AuthorizationError, RateLimitError
 from config.metrics import record_auth_failure, record_rate_limited
-from config.observability import user_id_var
+from config.observability import impersonator_id_var, user_id_var
 from config.outages import OutageLog
 from config.throttling import ScopedRateThrottle, parse_rate
 
@@ -73,6 +78,11 @@ class JWTAuthentication(BaseAuthentication):
     No header means anonymous (the permission then answers 401); a header that is not a valid
     Bearer token is a 401; a deactivated user is a 403. Refused tokens are counted per client
     IP (`AuthFailureLimiter`): over `RATE_LIMIT_AUTH_FAILURES`, 429 without verifying.
+
+    A token whose issuer is `IMPERSONATION_TOKEN_ISSUER` is a staff member's impersonation
+    token (`accounts.impersonation`): verified with its own key, its session read from the
+    database, the request audited, read-only unless the session allows changes. The request
+    then has `impersonation` set and its log lines carry `impersonator_id`.
     """
 
     def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
@@ -88,17 +98,36 @@ class JWTAuthentication(BaseAuthentication):
                 raise InvalidToken(
                     "Authorization header must be 'Bearer <token>'", reason="malformed"
                 )
-            claims = verify_token(token)
+            impersonation = None
+            if is_impersonation_token(token):
+                impersonation, claims = impersonation_authenticate(token=token)
+            else:
+                claims = verify_token(token)
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc.reason)
             record_auth_failure(reason=exc.reason)
             limiter.record_failure()
             raise
+        if impersonation is not None:
+            return self._impersonated(request, impersonation, claims)
         user = user_get_or_create_from_claims(claims=claims)
         user_id_var.set(user.pk)
         if not user.is_active:
             raise AuthorizationError("This account is deactivated")
         user_record_login(user=user)
+        return user, claims
+
+    def _impersonated(
+        self, request: Request, impersonation: Impersonation, claims: dict[str, Any]
+    ) -> tuple[User, dict[str, Any]]:
+        """The session's user; the request marked, audited, and refused when it writes in a
+        read-only session. No login is recorded: the user did not sign in."""
+        user = impersonation.user
+        user_id_var.set(user.pk)
+        impersonator_id_var.set(impersonation.staff_id)
+        # On the Django request, so middleware and views (through DRF's request) both see it.
+        request._request.impersonation = impersonation  # type: ignore[attr-defined]
+        impersonation_request_record(impersonation=impersonation, request=request._request)
         return user, claims
 
     def authenticate_header(self, request: Request) -> str:

@@ -3,7 +3,8 @@
 django-axes' backend runs before `StaffEmailBackend` and refuses a client locked out after
 repeated failures. The functions below are its hooks (named in the AXES_* settings): which
 account and which client address a sign-in attempt counts against, and the page a locked-out
-client gets. `sign_in_audit` records every attempt (the admin's login form calls it).
+client gets. `sign_in_audit` records every attempt (the admin's login form and the SSO
+callback call it). With staff SSO on and ADMIN_PASSWORD_LOGIN false, passwords are refused.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from rest_framework.settings import api_settings
 
 from accounts.models import User
@@ -32,8 +35,19 @@ LOCKOUT_TEMPLATE = "admin/lockout.html"
 USERNAME_MAX_LENGTH = 255
 
 
+def password_sign_in_enabled() -> bool:
+    """Whether staff may sign in with a password: always without SSO, else ADMIN_PASSWORD_LOGIN."""
+    return bool(settings.ADMIN_PASSWORD_LOGIN or not settings.STAFF_SSO_ENABLED)
+
+
+def is_sso_callback(request: HttpRequest, credentials: Mapping[str, Any] | None) -> bool:
+    """Whether a sign-in attempt is the OIDC provider's callback (AXES_WHITELIST_CALLABLE): the
+    password lockout neither refuses nor counts those."""
+    return getattr(request, "path", None) == reverse("oidc_authentication_callback")
+
+
 class StaffEmailBackend(ModelBackend):
-    """Email and password sign-in, for staff only.
+    """Email and password sign-in, for staff only, while password sign-in is enabled.
 
     API users authenticate with the identity provider's tokens and have no usable password;
     this backend never lets a non-staff account in, whatever its password.
@@ -46,6 +60,8 @@ class StaffEmailBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> User | None:
+        if not password_sign_in_enabled():
+            return None
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if isinstance(user, User) and user.is_staff:
             return user
@@ -128,13 +144,23 @@ def lockout_response(
     return response.render()
 
 
-def sign_in_audit(*, request: HttpRequest, username: str, user: User | None) -> AuditEvent:
-    """Record one attempt at the admin's password form in the audit log.
+def sign_in_audit(
+    *,
+    request: HttpRequest,
+    username: str,
+    user: User | None,
+    method: str = "password",
+    reason: str = "",
+) -> AuditEvent:
+    """Record one attempt to sign in to the admin in the audit log.
 
     `user` is the staff member signed in, or None for a refusal: `staff.sign_in_locked_out` when
     the attempt was refused by (or started) a lockout, else `staff.sign_in_failed`. A refusal
-    names the staff account tried when there is one, else the email typed; its actor is unknown.
+    names the staff account tried when there is one, else the email typed (or given by the
+    provider); its actor is unknown. `method` (`password` or `sso`) and the refusal's `reason`
+    (a short code) are kept in the event's changes.
     """
+    details = {"method": (None, method), **({"reason": (None, reason)} if reason else {})}
     if user is not None:
         return audit_record(
             action=SIGN_IN,
@@ -142,6 +168,7 @@ def sign_in_audit(*, request: HttpRequest, username: str, user: User | None) -> 
             actor_type=AuditEvent.ActorType.STAFF,
             target_type="user",
             target_id=user.pk,
+            changes=details,
             request=request,
         )
     action = SIGN_IN_LOCKED_OUT if getattr(request, "axes_locked_out", False) else SIGN_IN_FAILED
@@ -155,5 +182,6 @@ def sign_in_audit(*, request: HttpRequest, username: str, user: User | None) -> 
         action=action,
         target_type="user" if account is not None else "email",
         target_id=account.pk if account is not None else email,
+        changes=details,
         request=request,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -10,6 +11,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND
+from django.utils import timezone
 
 from accounts.user_cache import forget_users
 from config.models import BaseModel, TimestampedModel
@@ -193,3 +195,58 @@ class DataExport(BaseModel):
 
     def __str__(self) -> str:
         return f"Export of {self.user_id} ({self.status})"
+
+
+class Impersonation(models.Model):
+    """A staff member acting as a user through a short-lived API token (`accounts.impersonation`).
+
+    The row's id is the token's `jti`: authentication reads the row on every request made with
+    the token, so ending a session (`ended_at`) takes effect on the next request. Staff need the
+    `accounts.impersonate_user` permission to start one; staff and superusers are never targets.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    staff = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        help_text="Who acts as the user.",
+    )
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="impersonations",
+        help_text="The user acted as.",
+    )
+    reason = models.TextField(help_text="Why, as given by the staff member.")
+    allow_changes = models.BooleanField(
+        default=False, help_text="Whether writes (POST, PATCH, DELETE) are allowed, not only reads."
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When it was ended early.")
+    ended_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "impersonations"
+        ordering = ["-created_at"]
+        # Rows are written by the impersonation services only: staff may view them, not edit.
+        default_permissions = ("view",)
+        permissions = [("impersonate_user", "Can impersonate users")]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} as {self.user_id}"
+
+    def is_active(self, at: datetime | None = None) -> bool:
+        """Neither ended nor expired (at `at`, default now)."""
+        return self.ended_at is None and self.expires_at > (at or timezone.now())
+
+    @property
+    def status(self) -> str:
+        """active, ended or expired."""
+        if self.ended_at is not None:
+            return "ended"
+        return "active" if self.is_active() else "expired"

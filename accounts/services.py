@@ -25,6 +25,8 @@ from django.utils import timezone
 from accounts import personal_data
 from accounts.models import User
 from accounts.selectors import user_get_cached
+from audit.models import AuditEvent
+from audit.services import audit_events_scrub_person, audit_record, audit_record_many
 from config.celery import enqueue_stored_work
 from notifications.services import email_erase_for_user, email_send
 
@@ -192,26 +194,39 @@ def user_update_profile(*, user: User, full_name: Any = UNSET, avatar_url: Any =
     return user
 
 
-def user_deactivate(*, user: User) -> None:
-    """Deactivate now (every later request gets 403) and erase personal data in the background."""
+def user_deactivate(*, user: User, by_provider: bool = False) -> None:
+    """Deactivate now (every later request gets 403) and erase personal data in the background;
+    audited as done by the user (DELETE /users/me) or, `by_provider`, the identity provider."""
     from accounts.tasks import erase_user
 
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(is_active=False, updated_at=timezone.now())
+        audit_record(
+            action="user.deactivate",
+            actor=None if by_provider else user,
+            actor_type=AuditEvent.ActorType.PROVIDER if by_provider else AuditEvent.ActorType.USER,
+            actor_label="identity provider" if by_provider else None,
+            target_type="user",
+            target_id=user.pk,
+        )
         user.is_active = False
         transaction.on_commit(partial(enqueue_stored_work, erase_user, user.pk))
 
 
-def _erase_personal_data(user_id: str) -> None:
-    """Everything every app keeps about the user (the registry) and the emails about them."""
+def _erase_personal_data(user_id: str, *, email: str = "") -> None:
+    """Everything every app keeps about the user (the registry), the emails about them, and
+    their data in the audit log (last: it also scrubs events the erasure itself recorded)."""
     personal_data.erase_everywhere(user_id)
     email_erase_for_user(user_id=user_id)
+    audit_events_scrub_person(user_id=user_id, emails=[email])
 
 
 def user_erase(*, user_id: str) -> bool:
     """Anonymise a deactivated user's personal fields; idempotent. Returns False if not found.
 
-    The row stays (ids referenced elsewhere keep working) but nothing identifies the person.
+    The row stays (ids referenced elsewhere keep working) but nothing identifies the person; the
+    audit log's events about them are scrubbed (`audit_events_scrub_person`) and the erasure is
+    recorded (`user.erase`, under the row's id).
     """
     with transaction.atomic():
         user = User.objects.select_for_update().filter(pk=user_id).first()
@@ -219,6 +234,7 @@ def user_erase(*, user_id: str) -> bool:
             return False
         if user.erased_at is not None:
             return True
+        email = user.email
         user.email = ""
         user.full_name = None
         user.avatar_url = None
@@ -226,15 +242,33 @@ def user_erase(*, user_id: str) -> bool:
         user.set_unusable_password()
         user.erased_at = timezone.now()
         user.save()
-        _erase_personal_data(user_id)
+        _erase_personal_data(user_id, email=email)
+        audit_record(action="user.erase", target_type="user", target_id=user_id)
     logger.info("user personal data erased", extra={"user_id": user_id})
     return True
 
 
 def users_set_active(*, users: Iterable[User], active: bool, acting_user: User) -> int:
-    """Activate or deactivate users from the admin, never the acting staff member."""
+    """Activate or deactivate users from the admin, never the acting staff member.
+
+    Each user whose state changes is recorded (`user.activate`, `user.deactivate`) as done by
+    `acting_user`.
+    """
     ids = [user.pk for user in users if user.pk != acting_user.pk]
-    return User.objects.filter(pk__in=ids).update(is_active=active, updated_at=timezone.now())
+    with transaction.atomic():
+        changing = list(
+            User.objects.filter(pk__in=ids).exclude(is_active=active).values_list("pk", flat=True)
+        )
+        updated = User.objects.filter(pk__in=ids).update(
+            is_active=active, updated_at=timezone.now()
+        )
+        audit_record_many(
+            action="user.activate" if active else "user.deactivate",
+            targets=[("user", pk, {"is_active": (not active, active)}) for pk in changing],
+            actor=acting_user,
+            actor_type=AuditEvent.ActorType.STAFF,
+        )
+    return updated
 
 
 def users_delete(*, users: QuerySet[User]) -> int:
@@ -243,9 +277,14 @@ def users_delete(*, users: QuerySet[User]) -> int:
     with transaction.atomic():
         user_ids = list(users.values_list("pk", flat=True))
         # The users' rows first, as erasure and file confirmation lock them (then their files).
-        list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk").values("pk"))
+        emails = dict(
+            User.objects.select_for_update()
+            .filter(pk__in=user_ids)
+            .order_by("pk")
+            .values_list("pk", "email")
+        )
         for user_id in user_ids:
-            _erase_personal_data(user_id)
+            _erase_personal_data(user_id, email=emails.get(user_id, ""))
         deleted, _ = User.objects.filter(pk__in=user_ids).delete()
     logger.info("users deleted", extra={"user_ids": user_ids})
     return deleted
@@ -343,6 +382,6 @@ def user_delete_from_identity(*, user_id: str) -> bool:
     if user is None:
         return False
     if user.erased_at is None:
-        user_deactivate(user=user)
+        user_deactivate(user=user, by_provider=True)
         logger.info("user deleted by identity provider", extra={"user_id": user_id})
     return True

@@ -114,3 +114,40 @@ def ai_usage_totals(*, start: datetime, end: datetime) -> dict[str, Any]:
             rows.order_by().values("provider").annotate(**sums).order_by("provider")
         ),
     }
+
+
+def ai_usage_by_provider(*, month_start: datetime, day_start: datetime) -> list[dict[str, Any]]:
+    """AI calls per provider since `month_start`, with the share since `day_start` (a later
+    moment): `provider`, `tokens_month`, `cost_month`, `tokens_today`, `cost_today` (USD,
+    Decimal), ordered by provider. One grouped query over the (created_at) index."""
+    today = Q(created_at__gte=day_start)
+    return list(
+        AIUsage.objects.filter(created_at__gte=month_start)
+        .order_by()
+        .values("provider")
+        .annotate(
+            tokens_month=Coalesce(Sum("total_tokens"), 0),
+            cost_month=Coalesce(Sum("cost_estimate"), Decimal(0)),
+            tokens_today=Coalesce(Sum("total_tokens", filter=today), 0),
+            cost_today=Coalesce(Sum("cost_estimate", filter=today), Decimal(0)),
+        )
+        .order_by("provider")
+    )
+
+
+def ai_top_spenders(*, since: datetime, limit: int = 5) -> list[dict[str, Any]]:
+    """The `limit` users whose AI calls since `since` cost the most: `user_id`, `email`,
+    `tokens`, `cost` (USD, Decimal), biggest first. Two queries: the totals, then the emails."""
+    top = list(
+        AIUsage.objects.filter(created_at__gte=since)
+        .order_by()
+        .values("user_id")
+        .annotate(tokens=Coalesce(Sum("total_tokens"), 0), cost=Sum("cost_estimate"))
+        .order_by("-cost", "-tokens", "user_id")[:limit]
+    )
+    if not top:
+        return []
+    emails = dict(
+        User.objects.filter(pk__in=[row["user_id"] for row in top]).values_list("pk", "email")
+    )
+    return [{**row, "email": emails.get(row["user_id"], "")} for row in top]

@@ -14,7 +14,8 @@ class AuditEvent(models.Model):
     """One sensitive action, recorded by the service that did it (`audit.services.audit_record`).
 
     Append-only: the admin shows rows but cannot change or delete them, and `save` refuses to
-    update a stored row.
+    update a stored row. The only later writes are `audit.services`' scrubbing of an erased
+    person's data and the retention's deletion of old rows (AUDIT_RETENTION_DAYS).
     """
 
     class ActorType(models.TextChoices):
@@ -33,6 +34,14 @@ class AuditEvent(models.Model):
         help_text="Who acted; empty for the system and for providers.",
     )
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_label = models.CharField(
+        max_length=320,
+        blank=True,
+        help_text=(
+            "Who acted, readable after the account is gone: a staff member's or user's email, a "
+            "provider's name; `erased user` once the person's data was erased."
+        ),
+    )
     impersonator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -40,6 +49,9 @@ class AuditEvent(models.Model):
         blank=True,
         related_name="+",
         help_text="The staff member acting as `actor`, when impersonating.",
+    )
+    impersonator_label = models.CharField(
+        max_length=320, blank=True, help_text="The impersonator's email, kept like `actor_label`."
     )
     action = models.CharField(max_length=64, help_text="What happened, e.g. entitlement.grant.")
     target_type = models.CharField(max_length=64, blank=True)

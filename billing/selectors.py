@@ -243,3 +243,54 @@ def has_paid_purchase(*, user: User) -> bool:
         .exclude(source=Entitlement.Source.MANUAL)
         .exists()
     )
+
+
+@dataclass(frozen=True)
+class SubscriptionSummary:
+    """Paid subscriptions granting access now, and the monthly recurring revenue they make.
+
+    `rows`: `plan`, `source`, `count` (every paid entitlement granting access) and `paying` (of
+    those, the ones MRR counts), ordered by plan then source. `mrr_cents`: `paying` times the
+    plan's monthly list price (`settings.BILLING_MONTHLY_PRICE_CENTS`), in `currency`.
+    """
+
+    rows: list[dict[str, Any]]
+    mrr_cents: int
+    currency: str
+
+    @property
+    def total(self) -> int:
+        """Every paid subscription granting access now."""
+        return sum(row["count"] for row in self.rows)
+
+    def count_by(self, key: str) -> dict[str, int]:
+        """Subscriptions per `plan` or per `source`, in the order the rows give them."""
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row[key]] = counts.get(row[key], 0) + row["count"]
+        return counts
+
+
+def subscription_summary(*, now: datetime | None = None) -> SubscriptionSummary:
+    """Paid entitlements granting access at `now` by plan and source, with MRR; one query.
+
+    MRR counts an entitlement that a store bills (Stripe, App Store, Google Play) and that is not
+    in its trial, at its plan's monthly list price whatever its billing interval: an estimate at
+    list price, before discounts, taxes and store fees. Manual grants are not billed, so not
+    counted; a plan without a monthly price (enterprise unless configured) adds nothing.
+    """
+    paying = ~Q(status=Entitlement.Status.TRIALING) & ~Q(source=Entitlement.Source.MANUAL)
+    rows = list(
+        Entitlement.objects.filter(entitled_q(now=now))
+        .exclude(plan=Entitlement.Plan.FREE)
+        .order_by()
+        .values("plan", "source")
+        .annotate(count=Count("id"), paying=Count("id", filter=paying))
+        .order_by("plan", "source")
+    )
+    prices: dict[str, int] = settings.BILLING_MONTHLY_PRICE_CENTS
+    return SubscriptionSummary(
+        rows=rows,
+        mrr_cents=sum(row["paying"] * prices.get(row["plan"], 0) for row in rows),
+        currency=settings.BILLING_CURRENCY,
+    )

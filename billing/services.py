@@ -4,19 +4,29 @@ Every write locks the user's row first, so the changes to one user's entitlement
 time and each ends with `user_sync_subscription` seeing all of them; the user's
 `subscription_plan`/`subscription_status` are then written with `User.save()`, which also drops
 the cached user.
+
+Every write to an entitlement is recorded in the audit log (target: the user) by the access it
+changes: `entitlement.grant` when it starts granting the plan (a new purchase, a renewal after an
+end), `entitlement.revoke` when it stops (canceled, expired, deleted), `entitlement.change`
+otherwise (plan, period end, renewal); with the plan, status, period end and renewal before and
+after. The actor is the provider for Stripe, App Store and Google Play, the staff member for a
+manual grant (and for changes made in the admin), else the system.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from audit.models import AuditEvent
+from audit.services import audit_record
 from billing.models import Entitlement
 from billing.selectors import NO_SUBSCRIPTION_STATUS, effective_entitlement, lapsed_q
 from config.errors import AuthorizationError, BadRequestError, ConflictError, ValidationError
@@ -26,6 +36,69 @@ logger = logging.getLogger(__name__)
 
 # Users handled per run of `entitlements_expire_lapsed`; the next run takes the rest.
 EXPIRE_BATCH = 500
+# What the audit log shows of an entitlement before and after a write.
+AUDITED_FIELDS = ("plan", "status", "current_period_end", "cancel_at_period_end")
+# Sources whose writes the audit log attributes to the provider.
+PROVIDER_SOURCES = (Entitlement.Source.STRIPE, Entitlement.Source.APPLE, Entitlement.Source.GOOGLE)
+
+
+def _audited_values(entitlement: Entitlement) -> dict[str, Any]:
+    values = {name: getattr(entitlement, name) for name in AUDITED_FIELDS}
+    end = values["current_period_end"]
+    values["current_period_end"] = end.astimezone(UTC).isoformat() if end is not None else None
+    return values
+
+
+def _entitlement_audit(
+    entitlement: Entitlement,
+    *,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    actor: User | None = None,
+    actor_type: str | None = None,
+    actor_label: str | None = None,
+) -> None:
+    """Record one write to `entitlement` (`before`/`after`: `_audited_values`, None for a row
+    created or deleted) as its grant, revoke or change, unless nothing audited changed. Without
+    an actor, the audit context's (staff in the admin) or the system."""
+    if before is None or after is None:
+        fields = list(AUDITED_FIELDS)
+    else:
+        fields = [name for name in AUDITED_FIELDS if before[name] != after[name]]
+        if not fields:
+            return
+    was_entitled = before is not None and before["status"] in Entitlement.ENTITLED_STATUSES
+    is_entitled = after is not None and after["status"] in Entitlement.ENTITLED_STATUSES
+    if is_entitled and not was_entitled:
+        action = "entitlement.grant"
+    elif was_entitled and not is_entitled:
+        action = "entitlement.revoke"
+    else:
+        action = "entitlement.change"
+    # Which row, from which source: on both sides, or only the side where the row exists.
+    identity = {"entitlement": entitlement.pk, "source": str(entitlement.source)}
+    audit_record(
+        action=action,
+        actor=actor,
+        actor_type=actor_type,
+        actor_label=actor_label,
+        target_type="user",
+        target_id=entitlement.user_id,
+        changes={
+            **{
+                name: (value if before is not None else None, value if after is not None else None)
+                for name, value in identity.items()
+            },
+            **{name: ((before or {}).get(name), (after or {}).get(name)) for name in fields},
+        },
+    )
+
+
+def _source_actor(source: str) -> dict[str, Any]:
+    """The audit log's actor of a write reported by `source`: the provider (none for manual)."""
+    if source not in PROVIDER_SOURCES:
+        return {}
+    return {"actor_type": AuditEvent.ActorType.PROVIDER, "actor_label": str(source)}
 
 
 def _lock_user(user: User) -> User:
@@ -143,6 +216,13 @@ def entitlement_upsert(
                 existing = _entitlement_for_update(source=source, external_id=external_id)
                 if existing is None:
                     raise
+            else:
+                _entitlement_audit(
+                    entitlement,
+                    before=None,
+                    after=_audited_values(entitlement),
+                    **_source_actor(source),
+                )
         if existing is not None:
             if existing.user_id != user.pk:
                 raise ConflictError(
@@ -156,11 +236,18 @@ def entitlement_upsert(
                 )
                 return existing
             entitlement = existing
+            before = _audited_values(entitlement)
             for name, value in values.items():
                 setattr(entitlement, name, value)
             entitlement.source_updated_at = source_updated_at or entitlement.source_updated_at
             _validate(entitlement)
             entitlement.save()
+            _entitlement_audit(
+                entitlement,
+                before=before,
+                after=_audited_values(entitlement),
+                **_source_actor(source),
+            )
         user_sync_subscription(user=user)
     return entitlement
 
@@ -195,6 +282,13 @@ def entitlement_grant_manual(
         )
         _validate(entitlement)
         entitlement.save(force_insert=True)
+        _entitlement_audit(
+            entitlement,
+            before=None,
+            after=_audited_values(entitlement),
+            actor=granted_by,
+            actor_type=AuditEvent.ActorType.STAFF,
+        )
         user_sync_subscription(user=user)
     logger.info(
         "plan granted",
@@ -208,7 +302,13 @@ def entitlement_save(*, entitlement: Entitlement) -> Entitlement:
     with transaction.atomic():
         user = _lock_user(entitlement.user)
         _validate(entitlement)
+        stored = Entitlement.objects.filter(pk=entitlement.pk).first()
         entitlement.save()
+        _entitlement_audit(
+            entitlement,
+            before=_audited_values(stored) if stored is not None else None,
+            after=_audited_values(entitlement),
+        )
         user_sync_subscription(user=user)
     return entitlement
 
@@ -225,8 +325,10 @@ def entitlement_revoke(*, entitlement: Entitlement) -> Entitlement:
         )
     with transaction.atomic():
         user = _lock_user(entitlement.user)
+        before = _audited_values(entitlement)
         entitlement.status = Entitlement.Status.CANCELED
         entitlement.save(update_fields=["status", "updated_at"])
+        _entitlement_audit(entitlement, before=before, after=_audited_values(entitlement))
         user_sync_subscription(user=user)
     return entitlement
 
@@ -236,6 +338,8 @@ def entitlements_delete(*, entitlements: QuerySet[Entitlement]) -> int:
     with transaction.atomic():
         user_ids = sorted(set(entitlements.values_list("user_id", flat=True)))
         users = list(User.objects.select_for_update().filter(pk__in=user_ids).order_by("pk"))
+        for entitlement in Entitlement.objects.filter(pk__in=entitlements.values("pk")):
+            _entitlement_audit(entitlement, before=_audited_values(entitlement), after=None)
         deleted, _ = Entitlement.objects.filter(pk__in=entitlements.values("pk")).delete()
         for user in users:
             user_sync_subscription(user=user)
@@ -257,9 +361,17 @@ def entitlements_expire_lapsed(*, now: datetime | None = None) -> int:
             user = User.objects.select_for_update().filter(pk=user_id).first()
             if user is None:
                 continue
+            ending = list(lapsed.filter(user=user))
             expired += lapsed.filter(user=user).update(
                 status=Entitlement.Status.EXPIRED, updated_at=timezone.now()
             )
+            for entitlement in ending:
+                _entitlement_audit(
+                    entitlement,
+                    before=_audited_values(entitlement),
+                    after={**_audited_values(entitlement), "status": Entitlement.Status.EXPIRED},
+                    actor_type=AuditEvent.ActorType.SYSTEM,
+                )
             user_sync_subscription(user=user)
     if expired:
         logger.info("lapsed entitlements expired", extra={"count": expired})

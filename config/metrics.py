@@ -6,6 +6,7 @@ them where the event happens (the metric names are what the Grafana dashboards q
 
     record_auth_failure(*, reason)                        groundwork_auth_failures_total{reason}
     record_rate_limited(*, scope)                         groundwork_rate_limit_hits_total{scope}
+    record_impersonated_request(*, method)   groundwork_impersonated_requests_total{method}
     record_webhook_event(*, provider, event_type, outcome, seconds)
         groundwork_webhook_events_total{provider,event_type,outcome},
         groundwork_webhook_processing_seconds{provider} (histogram)
@@ -51,6 +52,7 @@ from prometheus_client import (
 
 MAX_LABEL_VALUES = 100
 OTHER = "other"
+HTTP_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _AI_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
@@ -61,6 +63,11 @@ AUTH_FAILURES = Counter(
 )
 RATE_LIMIT_HITS = Counter(
     "groundwork_rate_limit_hits", "API requests refused by a rate limit.", ["scope"]
+)
+IMPERSONATED_REQUESTS = Counter(
+    "groundwork_impersonated_requests",
+    "API requests made by staff with an impersonation token.",
+    ["method"],
 )
 WEBHOOK_EVENTS = Counter(
     "groundwork_webhook_events",
@@ -121,6 +128,12 @@ def record_auth_failure(*, reason: str) -> None:
 def record_rate_limited(*, scope: str) -> None:
     """A request throttled in `scope` (default, ai, …)."""
     RATE_LIMIT_HITS.labels(scope=_bounded("rate_scope", scope)).inc()
+
+
+def record_impersonated_request(*, method: str) -> None:
+    """An API request made with an impersonation token (allowed or refused as read-only)."""
+    method = method.upper()
+    IMPERSONATED_REQUESTS.labels(method=method if method in HTTP_METHODS else OTHER).inc()
 
 
 def record_webhook_event(*, provider: str, event_type: str, outcome: str, seconds: float) -> None:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from config.errors import PayloadTooLargeError, ValidationError, error_response
-from config.observability import request_id_var, user_id_var
+from config.observability import impersonator_id_var, request_id_var, user_id_var
 
 GetResponse = Callable[[HttpRequest], HttpResponse]
 
@@ -42,11 +42,13 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         request_token = request_id_var.set(request_id)
         user_token = user_id_var.set(None)
+        impersonator_token = impersonator_id_var.set(None)
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(request_token)
             user_id_var.reset(user_token)
+            impersonator_id_var.reset(impersonator_token)
         response["X-Request-ID"] = request_id
         return response
 

@@ -1,6 +1,7 @@
 """Logs, errors and traces, with the request context in each.
 
-Logging: every log line of a request carries its request id and, once authenticated, the user id;
+Logging: every log line of a request carries its request id and, once authenticated, the user id
+(and, under an impersonation token, the staff member's id as `impersonator_id`);
 in a Celery task, the task's id and name and the request id of the web request that enqueued it
 (sent in the task message's headers); with tracing on, the trace and span ids. All of them live
 in context variables that a logging filter copies onto each record. `LOG_FORMAT=json` prints one
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 user_id_var: ContextVar[str | None] = ContextVar("user_id", default=None)
+# The staff member acting as the user, on requests made with an impersonation token.
+impersonator_id_var: ContextVar[str | None] = ContextVar("impersonator_id", default=None)
 task_id_var: ContextVar[str | None] = ContextVar("task_id", default=None)
 task_name_var: ContextVar[str | None] = ContextVar("task_name", default=None)
 
@@ -96,8 +99,8 @@ def _trace_ids() -> tuple[str | None, str | None]:
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds `request_id`, `user_id`, `task_id`, `task_name`, `trace_id` and `span_id` to every
-    record (None when not known)."""
+    """Adds `request_id`, `user_id`, `impersonator_id`, `task_id`, `task_name`, `trace_id` and
+    `span_id` to every record (None when not known)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         _redact_record(record)
@@ -105,6 +108,8 @@ class RequestContextFilter(logging.Filter):
             record.request_id = request_id_var.get()
         if not hasattr(record, "user_id"):
             record.user_id = user_id_var.get()
+        if not hasattr(record, "impersonator_id"):
+            record.impersonator_id = impersonator_id_var.get()
         if not hasattr(record, "task_id"):
             record.task_id = task_id_var.get()
         if not hasattr(record, "task_name"):
@@ -134,7 +139,7 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
             "()": "pythonjsonlogger.json.JsonFormatter",
             "format": (
                 "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s "
-                "%(task_id)s %(task_name)s %(trace_id)s %(span_id)s"
+                "%(impersonator_id)s %(task_id)s %(task_name)s %(trace_id)s %(span_id)s"
             ),
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": True,

@@ -14,7 +14,6 @@ from drf_spectacular.views import (
 from config import errors
 from config.health import HealthView, MetricsView, ReadinessView
 
-
 public_urls: list[URLPattern | URLResolver] = [
     path("health", HealthView.as_view(), name="health"),
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
@@ -31,10 +30,13 @@ app_urls: list[URLPattern | URLResolver] = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("ai.urls")),
+    path("", include("flags.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
+    # Staff sign-in through the company's OIDC provider (accounts/sso.py; 404 while unconfigured).
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/public/", include(public_urls)),
     path("api/v1/app/", include(app_urls)),
 ]

@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.tokens import mint_development_token
 from config.celery import app as celery_app
 from config.outages import OutageLog
+from flags.selectors import flags_memo_clear
 from tests.factories import UserFactory
 
 
@@ -63,11 +64,14 @@ def unique_subject() -> str:
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    """Each test starts with an empty cache (throttle windows, JWKS state) and no outage."""
+    """Each test starts with an empty cache (throttle windows, JWKS state, the flags snapshot
+    and this process's copy of it) and no outage."""
     _clear_cache()
+    flags_memo_clear()
     OutageLog.reset_all()
     yield
     _clear_cache()
+    flags_memo_clear()
 
 
 def _clear_cache() -> None:

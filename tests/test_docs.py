@@ -65,8 +65,10 @@ def project_packages() -> frozenset[str]:
 
 
 def local_apps() -> set[str]:
-    """INSTALLED_APPS that live in this repository."""
-    return {app for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()}
+    """The packages of INSTALLED_APPS that live in this repository (an entry may name an
+    AppConfig, e.g. console.apps.ConsoleAdminConfig: its package is the app)."""
+    packages = {entry.split(".")[0] for entry in settings.INSTALLED_APPS}
+    return {package for package in packages if (ROOT / package).is_dir()}
 
 
 def read(doc: Path) -> str:

@@ -47,6 +47,16 @@ RATE_LIMIT_AUTH_FAILURES = env.rate("RATE_LIMIT_AUTH_FAILURES", "30/minute")
 # address comes only from `user_metadata` (which the user can edit). With this true, only an
 # explicit `email_verified: true` does. An unverified email is never mailed nor sent to Stripe.
 AUTH_REQUIRE_EMAIL_VERIFIED = env.bool("AUTH_REQUIRE_EMAIL_VERIFIED", False)
+# The `iss` of the impersonation tokens staff get in the console (accounts.impersonation): tokens
+# with it are verified with a key derived from SECRET_KEY, never with the identity provider's.
+IMPERSONATION_TOKEN_ISSUER = env.str("IMPERSONATION_TOKEN_ISSUER", "groundwork-console")
+if not IMPERSONATION_TOKEN_ISSUER:
+    env.problems.append("IMPERSONATION_TOKEN_ISSUER must not be empty.")
+elif IMPERSONATION_TOKEN_ISSUER == AUTH_ISSUER:
+    env.problems.append(
+        "IMPERSONATION_TOKEN_ISSUER must differ from AUTH_ISSUER: it tells the console's "
+        "impersonation tokens apart from the identity provider's."
+    )
 # last_login_at is refreshed at most this often per user.
 AUTH_LOGIN_REFRESH_SECONDS = 3600
 if IS_DEPLOYED:

@@ -104,6 +104,13 @@ BILLING_PLANS["pro"]["prices"] = {
     "month": BILLING_PRICE_MONTHLY_CENTS,
     "year": BILLING_PRICE_YEARLY_CENTS,
 }
+# Each paid plan's monthly list price (cents) for the staff dashboard's MRR estimate: pro's is
+# BILLING_PRICE_MONTHLY_CENTS; enterprise is usually sold by contract, so it counts only once
+# BILLING_ENTERPRISE_MONTHLY_PRICE_CENTS is set (0: left out of MRR).
+BILLING_MONTHLY_PRICE_CENTS: dict[str, int] = {
+    "pro": BILLING_PRICE_MONTHLY_CENTS,
+    "enterprise": env.int("BILLING_ENTERPRISE_MONTHLY_PRICE_CENTS", 0, minimum=0),
+}
 
 # --- Stripe (billing app) --------------------------------------------------------------------
 # Stripe is optional: without STRIPE_SECRET_KEY the Stripe endpoints answer 503, and without

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "projects",
     "files",
     "ai",
+    "flags",
     "console",
     "django_celery_results",
     "anymail",

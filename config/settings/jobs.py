@@ -76,6 +76,8 @@ CELERY_BEAT_SCHEDULER = "config.beat:DatabaseScheduler"
 # WEBHOOK_RETENTION_DAYS (failed ones are kept for staff).
 FILE_PENDING_PURGE_DAYS = env.int("FILE_PENDING_PURGE_DAYS", 7, minimum=1)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", 90, minimum=1)
+# Daily: audit events older than AUDIT_RETENTION_DAYS are deleted (0 keeps them for ever).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", 730, minimum=0)
 # Periodic tasks, declared in code; beat's DatabaseScheduler syncs them into its tables.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Stored webhook events still waiting (or left `processing`) past WEBHOOK_STALE_AFTER_MINUTES
@@ -119,6 +121,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "webhooks-purge-old-events": {
         "task": "webhooks.tasks.purge_old_webhook_events",
         "schedule": crontab(minute=30, hour=3, day_of_week="sun"),
+    },
+    "audit-delete-old-events": {
+        "task": "audit.tasks.delete_old_audit_events",
+        "schedule": crontab(minute=15, hour=3),
     },
     "console-send-daily-report": {
         "task": "console.tasks.send_daily_report",

@@ -59,3 +59,17 @@ def test_staff_read_the_log_but_cannot_change_it(client, staff):
     assert detail.status_code == 200 and b'name="_save"' not in detail.content
     assert deleting.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_secret_looking_fields_are_masked_whatever_their_spelling():
+    secret = ("password", "password1", "api_key", "client_secret", "webhooksecret", "access_token")
+    plain = ("tokens_in", "keyboard_layout", "full_name", "monkey")
+    changes = {name: ("before", "after") for name in (*secret, *plain, "key", "password_hash")}
+
+    stored = audit_record(action="test.mask", changes=changes).changes
+
+    assert {name for name, values in stored.items() if values == ["********"] * 2} == {
+        *secret,
+        "key",
+        "password_hash",
+    }
