@@ -17,14 +17,14 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from bench.run import POSTGRES, recreate_database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 DATABASE = "groundwork_bench_dashboard"
 REDIS = os.environ.get("BENCH_DASHBOARD_REDIS_URL", "redis://127.0.0.1:6379/5")
 USERS, AI_ROWS = 10_000, 100_000
@@ -39,23 +39,6 @@ ENV = {
     "REDIS_URL": REDIS,
     "CACHE_KEY_PREFIX": "bench-dashboard",
 }
-
-
-def recreate_database() -> None:
-    subprocess.run(
-        [
-            "psql",
-            f"{POSTGRES}/postgres",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)",
-            "-c",
-            f"CREATE DATABASE {DATABASE}",
-        ],
-        check=True,
-    )
 
 
 def seed(now: datetime) -> None:
@@ -177,7 +160,7 @@ def main() -> None:
 
     os.environ.update(ENV)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    recreate_database()
+    recreate_database(DATABASE)
     import django
 
     django.setup()

@@ -212,7 +212,8 @@ def parse_pool(value: str) -> tuple[int, int]:
 # --- set-up -----------------------------------------------------------------------------------
 
 
-def recreate_database() -> None:
+def recreate_database(database: str = DATABASE) -> None:
+    """Drop and create `database` on the benchmark's PostgreSQL server."""
     subprocess.run(
         [
             "psql",
@@ -221,9 +222,9 @@ def recreate_database() -> None:
             "-v",
             "ON_ERROR_STOP=1",
             "-c",
-            f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)",
+            f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
             "-c",
-            f"CREATE DATABASE {DATABASE}",
+            f"CREATE DATABASE {database}",
         ],
         check=True,
     )

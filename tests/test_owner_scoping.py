@@ -9,9 +9,11 @@ from django.conf import settings
 from config.models import OwnedQuerySet
 
 # Rows tied to a user that are not the user's resources through the API: kept by staff-facing
-# or infrastructure apps (counters, the outbox, the audit log, entitlements, exports).
+# or infrastructure apps (counters, the outbox, the audit log, entitlements, exports, staff
+# impersonation sessions).
 NOT_USER_RESOURCES = {
     "accounts.DataExport",
+    "accounts.Impersonation",
     "audit.AuditEvent",
     "billing.Entitlement",
     "notifications.EmailMessage",
