@@ -53,6 +53,12 @@ class EntitlementInlineFormSet(BaseInlineFormSet):
             note=data.get("note") or "",
         )
 
+    def save_existing(self, form: forms.ModelForm, obj: Any, commit: bool = True) -> Any:
+        # Through the service, so a change made on the user's page is audited like any other.
+        if not commit:
+            return super().save_existing(form, obj, commit=commit)
+        return entitlement_save(entitlement=form.save(commit=False))
+
     def save(self, commit: bool = True) -> list[Any]:
         saved = super().save(commit=commit)
         if commit:

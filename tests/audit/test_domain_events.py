@@ -72,6 +72,23 @@ def test_staff_changing_an_entitlement_in_the_admin_is_recorded_as_staff(client,
     assert admin_change.changes == {"plan": ["pro", "enterprise"]}
 
 
+def test_staff_changing_an_entitlement_on_the_users_page_is_recorded_as_staff(client, staff):
+    ends = (timezone.now() + timedelta(days=30)).replace(microsecond=0)
+    entitlement = EntitlementFactory(plan="pro", current_period_end=ends)
+    url = f"/admin/accounts/user/{entitlement.user_id}/change/"
+    data = form_data(client.get(url))
+    (plan_field,) = [key for key in data if key.endswith("-0-plan")]
+
+    response = client.post(url, {**data, plan_field: "enterprise"})
+
+    assert response.status_code == 302, response.context and response.context.get("errors")
+    (change,) = events("entitlement.change", target_id=entitlement.user_id)
+    assert (change.actor, change.actor_type) == (staff, "staff")
+    assert change.changes["plan"] == ["pro", "enterprise"]
+    entitlement.user.refresh_from_db()
+    assert entitlement.user.subscription_plan == "enterprise"
+
+
 def test_staff_deleting_an_entitlement_revokes_it(client, staff):
     entitlement = EntitlementFactory(source="manual", external_id="manual_x")
 
