@@ -19,11 +19,12 @@ BILLING = "Billing"
 OPERATIONS = "Operations"
 AI = "AI"
 FLAGS = "Feature flags"
+STAFF_ACCESS = "Staff access"
 OTHER = "Other"
 STRIPE_MIRROR = "Stripe mirror"
 
 # Menu order; the Stripe mirror is last and collapsed (see `STRIPE_APP_LABEL`).
-SECTIONS = (CUSTOMERS, BILLING, OPERATIONS, AI, FLAGS, OTHER, STRIPE_MIRROR)
+SECTIONS = (CUSTOMERS, BILLING, OPERATIONS, AI, FLAGS, STAFF_ACCESS, OTHER, STRIPE_MIRROR)
 
 # (app label, object name or "*", section), first match wins; the order here is the order of the
 # models within a section.
@@ -33,20 +34,23 @@ RULES: tuple[tuple[str, str, str], ...] = (
     ("files", "*", CUSTOMERS),
     ("accounts", "DataExport", CUSTOMERS),
     ("usage", "*", CUSTOMERS),
-    ("auth", "Group", CUSTOMERS),
+    ("accounts", "Impersonation", STAFF_ACCESS),
     ("accounts", "*", CUSTOMERS),
     ("billing", "*", BILLING),
     ("webhooks", "*", OPERATIONS),
     ("notifications", "*", OPERATIONS),
     ("django_celery_results", "TaskResult", OPERATIONS),
     ("django_celery_beat", "PeriodicTask", OPERATIONS),
-    ("audit", "*", OPERATIONS),
-    ("axes", "*", OPERATIONS),
     ("django_celery_results", "*", OPERATIONS),
     ("django_celery_beat", "*", OPERATIONS),
     ("ai", "AIUsage", AI),
     ("ai", "*", AI),
     ("flags", "*", FLAGS),
+    # Who the staff are and what they did: groups, impersonation sessions, the audit log, and
+    # the password form's sign-in attempts.
+    ("auth", "Group", STAFF_ACCESS),
+    ("audit", "*", STAFF_ACCESS),
+    ("axes", "*", STAFF_ACCESS),
     ("djstripe", "*", STRIPE_MIRROR),
 )
 
