@@ -1,4 +1,5 @@
-"""Counts the `api_requests` usage metric: one per authenticated request to /api/v1/app/."""
+"""Counts the `api_requests` usage metric: one per authenticated request to /api/v1/app/ made by
+the user (not by staff impersonating them)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import LazyObject
 
+from config.observability import impersonator_id_var
 from usage.services import usage_record
 
 APP_PREFIX = "/api/v1/app/"
@@ -16,8 +18,9 @@ class UsageMiddleware:
     """After the response, counts the request for its user when DRF authenticated one.
 
     DRF puts the user it authenticated on the Django request; requests it did not authenticate
-    (anonymous, 401, a deactivated user's 403, a URL no view answers) are not counted. Costs one
-    cache round trip per counted request and nothing otherwise.
+    (anonymous, 401, a deactivated user's 403, a URL no view answers) are not counted, nor those
+    made with a staff member's impersonation token (support work is not the user's usage; the
+    audit log has them). Costs one cache round trip per counted request and nothing otherwise.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -34,6 +37,7 @@ class UsageMiddleware:
                 and not isinstance(user, LazyObject)
                 and user.is_authenticated
                 and response.status_code != 401
+                and impersonator_id_var.get() is None
             ):
                 usage_record(user_id=str(user.pk), metric="api_requests")
         return response

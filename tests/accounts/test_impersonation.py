@@ -28,6 +28,7 @@ from config.errors import AuthorizationError, ValidationError
 from config.observability import RequestContextFilter, build_logging
 from projects.models import Project
 from tests.factories import UserFactory
+from tests.usage.conftest import metrics
 
 ME = "/api/v1/app/users/me"
 PROJECTS = "/api/v1/app/projects"
@@ -114,6 +115,17 @@ def test_what_the_user_appears_to_do_in_a_session_is_recorded_as_the_staff_membe
     assert deactivation.actor_id == user.pk
     assert deactivation.impersonator_id == support.pk
     assert deactivation.impersonator_label == "support@example.com"
+
+
+def test_requests_made_in_a_session_are_not_the_users_usage(api, support, user):
+    _, token = start(support, user)
+    for _ in range(3):
+        assert api.with_token(token).get(ME).status_code == 200
+
+    own = type(api)().as_user(user)
+    own.get(ME)
+
+    assert metrics(own)["api_requests"] == 1  # the user's own request, not the staff member's
 
 
 def test_a_session_ended_early_is_refused_on_the_next_request(api, support, user):
