@@ -31,7 +31,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Impersonation, User
-from accounts.tokens import InvalidToken
+from accounts.tokens import InvalidToken, decode_claims
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.errors import AuthorizationError, BadRequestError, ValidationError
@@ -108,20 +108,14 @@ def is_impersonation_token(token: str) -> bool:
 def impersonation_token_verify(token: str) -> dict[str, Any]:
     """Verify an impersonation token's signature, issuer and times; return its claims or raise
     `InvalidToken`."""
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key=impersonation_signing_key(),
-            algorithms=[ALGORITHM],
-            issuer=settings.IMPERSONATION_TOKEN_ISSUER,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "act"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("This impersonation session has expired", reason="expired") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise InvalidToken("Token signature is invalid", reason="signature") from exc
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(f"Invalid impersonation token: {exc}", reason="invalid") from exc
+    claims = decode_claims(
+        token,
+        key=impersonation_signing_key(),
+        algorithms=[ALGORITHM],
+        expired_message="This impersonation session has expired",
+        issuer=settings.IMPERSONATION_TOKEN_ISSUER,
+        options={"require": ["exp", "iat", "sub", "jti", "iss", "act"]},
+    )
     if not isinstance(claims.get("act"), dict) or not isinstance(claims.get("sub"), str):
         raise InvalidToken("Invalid impersonation token", reason="claims")
     return claims

@@ -63,22 +63,37 @@ def verify_token(token: str) -> dict[str, Any]:
     except jwt.PyJWTError as exc:
         raise InvalidToken("Malformed token", reason="malformed") from exc
     key, algorithms = _signing_key(header)
+    claims = decode_claims(
+        token,
+        key=key,
+        algorithms=algorithms,
+        audience=settings.AUTH_AUDIENCE or None,
+        issuer=settings.AUTH_ISSUER or None,
+        leeway=settings.AUTH_LEEWAY_SECONDS,
+        options={
+            "require": ["exp", "sub"],
+            "verify_aud": bool(settings.AUTH_AUDIENCE),
+            "verify_iss": bool(settings.AUTH_ISSUER),
+        },
+    )
+    _check_subject_and_party(claims)
+    return claims
+
+
+def decode_claims(
+    token: str,
+    *,
+    key: Any,
+    algorithms: list[str],
+    expired_message: str = "Token has expired",
+    **checks: Any,
+) -> dict[str, Any]:
+    """`jwt.decode` with `checks` (audience, issuer, leeway, options), PyJWT's errors turned into
+    `InvalidToken` with a message for the client and a reason for logs and metrics."""
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key=key,
-            algorithms=algorithms,
-            audience=settings.AUTH_AUDIENCE or None,
-            issuer=settings.AUTH_ISSUER or None,
-            leeway=settings.AUTH_LEEWAY_SECONDS,
-            options={
-                "require": ["exp", "sub"],
-                "verify_aud": bool(settings.AUTH_AUDIENCE),
-                "verify_iss": bool(settings.AUTH_ISSUER),
-            },
-        )
+        claims: dict[str, Any] = jwt.decode(token, key=key, algorithms=algorithms, **checks)
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("Token has expired", reason="expired") from exc
+        raise InvalidToken(expired_message, reason="expired") from exc
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidToken(f"Token is missing the '{exc.claim}' claim", reason="claims") from exc
     except jwt.InvalidAudienceError as exc:
@@ -89,7 +104,6 @@ def verify_token(token: str) -> dict[str, Any]:
         raise InvalidToken("Token signature is invalid", reason="signature") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"Invalid token: {exc}", reason="invalid") from exc
-    _check_subject_and_party(claims)
     return claims
 
 

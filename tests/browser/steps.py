@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, cast
 
 from django.contrib.admin.utils import quote
@@ -14,6 +13,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from tests.factories import UserFactory
 from tests.live import request
+from tests.processes import wait_for
 
 
 def make_user(**fields: Any) -> User:
@@ -39,14 +39,17 @@ def wait_for_flags(
 ) -> dict[str, bool]:
     """GET /flags until `key` is `expected` (None: not listed), for at most `within` seconds:
     flag changes reach every process "within seconds", not at once."""
-    deadline = time.monotonic() + within
-    while True:
+
+    def answered() -> tuple[dict[str, bool], ...]:
         status, body = api_call(base_url, "GET", "/api/v1/app/flags", token=token)
         assert status == 200, body
         flags: dict[str, bool] = body["flags"]
-        if flags.get(key) == expected or time.monotonic() > deadline:
-            return flags
-        time.sleep(0.2)
+        return (flags,) if flags.get(key) == expected else ()  # () keeps waiting
+
+    (flags,) = wait_for(
+        answered, what=f"/flags to answer {key}={expected}", timeout=within, interval=0.2
+    )
+    return flags
 
 
 def user_page_url(user: User) -> str:
