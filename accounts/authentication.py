@@ -19,6 +19,7 @@ from accounts.impersonation import (
     is_impersonation_token,
 )
 from accounts.models import Impersonation, User
+from accounts.selectors import user_get_cached
 from accounts.services import user_get_or_create_from_claims, user_record_login
 from accounts.tokens import InvalidToken, verify_token
 from config.errors import AuthenticationError, AuthorizationError, RateLimitError
@@ -132,6 +133,25 @@ class JWTAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+def socket_user_from_token(token: str) -> User:
+    """The active user a WebSocket's Bearer token names (registered with `realtime.identity`).
+
+    Raises `InvalidToken` (an AuthenticationError), or `AuthorizationError` for a deactivated
+    user and for an impersonation token: an impersonation session opens no socket.
+    """
+    if is_impersonation_token(token):
+        raise AuthorizationError("An impersonation session cannot open a WebSocket")
+    user = user_get_or_create_from_claims(claims=verify_token(token))
+    if not user.is_active:
+        raise AuthorizationError("This account is deactivated")
+    return user
+
+
+def socket_user_from_id(user_id: str) -> User | None:
+    """The user a WebSocket ticket was issued to, through the user cache."""
+    return user_get_cached(user_id=user_id)
 
 
 def authenticated_user(request: Request) -> User:

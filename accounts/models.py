@@ -13,6 +13,7 @@ from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND
 from django.utils import timezone
 
+from accounts.sockets import sockets_close_on_commit
 from accounts.user_cache import forget_users
 from config.models import BaseModel, TimestampedModel
 
@@ -161,11 +162,15 @@ class User(AbstractBaseUser, PermissionsMixin, TimestampedModel):
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
         forget_users(self.pk)
+        if not self.is_active:
+            # However it was deactivated (a service, the admin's form), its sockets close.
+            sockets_close_on_commit(self.pk)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         user_id = self.pk
         result = super().delete(*args, **kwargs)
         forget_users(user_id)
+        sockets_close_on_commit(user_id)
         return result
 
 

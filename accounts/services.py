@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts import personal_data
 from accounts.models import User
 from accounts.selectors import user_get_cached
+from accounts.sockets import sockets_close_on_commit
 from audit.models import AuditEvent
 from audit.services import audit_events_scrub_person, audit_record, audit_record_many
 from config.celery import enqueue_stored_work
@@ -210,6 +211,7 @@ def user_deactivate(*, user: User, by_provider: bool = False) -> None:
             target_id=user.pk,
         )
         user.is_active = False
+        sockets_close_on_commit(user.pk)
         transaction.on_commit(partial(enqueue_stored_work, erase_user, user.pk))
 
 
@@ -268,6 +270,8 @@ def users_set_active(*, users: Iterable[User], active: bool, acting_user: User) 
             actor=acting_user,
             actor_type=AuditEvent.ActorType.STAFF,
         )
+        if not active:
+            sockets_close_on_commit(*changing)
     return updated
 
 
@@ -286,6 +290,7 @@ def users_delete(*, users: QuerySet[User]) -> int:
         for user_id in user_ids:
             _erase_personal_data(user_id, email=emails.get(user_id, ""))
         deleted, _ = User.objects.filter(pk__in=user_ids).delete()
+        sockets_close_on_commit(*user_ids)
     logger.info("users deleted", extra={"user_ids": user_ids})
     return deleted
 

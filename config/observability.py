@@ -1,7 +1,8 @@
 """Logs, errors and traces, with the request context in each.
 
 Logging: every log line of a request carries its request id and, once authenticated, the user id
-(and, under an impersonation token, the staff member's id as `impersonator_id`);
+(and, under an impersonation token, the staff member's id as `impersonator_id`); on a WebSocket,
+the socket's `connection_id` and its user's id;
 in a Celery task, the task's id and name and the request id of the web request that enqueued it
 (sent in the task message's headers); with tracing on, the trace and span ids. All of them live
 in context variables that a logging filter copies onto each record. `LOG_FORMAT=json` prints one
@@ -40,6 +41,8 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 user_id_var: ContextVar[str | None] = ContextVar("user_id", default=None)
 # The staff member acting as the user, on requests made with an impersonation token.
 impersonator_id_var: ContextVar[str | None] = ContextVar("impersonator_id", default=None)
+# The WebSocket being served (realtime's consumer sets it for the socket's task).
+connection_id_var: ContextVar[str | None] = ContextVar("connection_id", default=None)
 task_id_var: ContextVar[str | None] = ContextVar("task_id", default=None)
 task_name_var: ContextVar[str | None] = ContextVar("task_name", default=None)
 
@@ -99,8 +102,8 @@ def _trace_ids() -> tuple[str | None, str | None]:
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds `request_id`, `user_id`, `impersonator_id`, `task_id`, `task_name`, `trace_id` and
-    `span_id` to every record (None when not known)."""
+    """Adds `request_id`, `user_id`, `impersonator_id`, `connection_id`, `task_id`, `task_name`,
+    `trace_id` and `span_id` to every record (None when not known)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         _redact_record(record)
@@ -110,6 +113,8 @@ class RequestContextFilter(logging.Filter):
             record.user_id = user_id_var.get()
         if not hasattr(record, "impersonator_id"):
             record.impersonator_id = impersonator_id_var.get()
+        if not hasattr(record, "connection_id"):
+            record.connection_id = connection_id_var.get()
         if not hasattr(record, "task_id"):
             record.task_id = task_id_var.get()
         if not hasattr(record, "task_name"):
@@ -139,7 +144,8 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
             "()": "pythonjsonlogger.json.JsonFormatter",
             "format": (
                 "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s "
-                "%(impersonator_id)s %(task_id)s %(task_name)s %(trace_id)s %(span_id)s"
+                "%(impersonator_id)s %(connection_id)s %(task_id)s %(task_name)s %(trace_id)s "
+                "%(span_id)s"
             ),
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": True,

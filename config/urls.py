@@ -31,6 +31,7 @@ app_urls: list[URLPattern | URLResolver] = [
     path("", include("usage.urls")),
     path("", include("ai.urls")),
     path("", include("flags.urls")),
+    path("", include("realtime.urls")),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -27,6 +27,9 @@ class UsageMetricsOutput(serializers.Serializer):
     file_uploads = serializers.IntegerField(help_text="Uploads confirmed in the period.")
     file_downloads = serializers.IntegerField(help_text="Download links issued in the period.")
     emails_sent = serializers.IntegerField(help_text="Emails sent to the user in the period.")
+    websocket_messages = serializers.IntegerField(
+        help_text="WebSocket frames the user's sockets sent and received in the period."
+    )
     storage_bytes = serializers.IntegerField(
         help_text="Bytes the user's uploaded files take up now (not a sum over the period)."
     )

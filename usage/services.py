@@ -58,6 +58,7 @@ METRICS = (
     "file_uploads",
     "file_downloads",
     "emails_sent",
+    "websocket_messages",
 )
 
 # A counter key lives this long after its last write when no flush takes it.

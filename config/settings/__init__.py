@@ -18,6 +18,7 @@ from config.settings.core import *  # noqa: F403
 from config.settings.database import *  # noqa: F403
 from config.settings.cache import *  # noqa: F403
 from config.settings.jobs import *  # noqa: F403
+from config.settings.realtime import *  # noqa: F403
 from config.settings.auth import *  # noqa: F403
 from config.settings.api import *  # noqa: F403
 from config.settings.storage import *  # noqa: F403

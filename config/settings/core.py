@@ -43,6 +43,8 @@ if IS_DEPLOYED:
 
 # --- Applications ----------------------------------------------------------------------------
 INSTALLED_APPS = [
+    # First: its runserver serves HTTP and the WebSocket on one port (ASGI_APPLICATION).
+    "daphne",
     "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
     "notifications",
     "usage",
     "webhooks",
+    "realtime",
     "accounts",
     "billing",
     "projects",
@@ -104,7 +107,6 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
-ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {

@@ -96,7 +96,7 @@ def test_old_batch_records_are_cleaned_up(user):
 
 def test_amounts_are_checked(user):
     with pytest.raises(ValueError, match="Unknown usage metric"):
-        usage_record(user_id=user.pk, metric="websocket_messages")
+        usage_record(user_id=user.pk, metric="page_views")
     with pytest.raises(ValueError, match="negative"):
         usage_record(user_id=user.pk, metric="ai_tokens", amount=-1)
     usage_record(user_id=user.pk, metric="ai_tokens", amount=0)
