@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format worker beat migrate bench bench-dashboard
+.PHONY: install run realtime test lint format worker beat migrate bench bench-dashboard bench-realtime
 
 install: $(STAMP)
 
@@ -17,8 +17,13 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# HTTP and the WebSocket on one port (Daphne's runserver).
 run: migrate
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The production WebSocket server (uvicorn) on its own port, as docker/compose.yaml runs it.
+realtime: migrate
+	$(BIN)/python manage.py realtime_serve --port 8002
 
 test: install
 	ENVIRONMENT=test $(BIN)/pytest
@@ -47,3 +52,8 @@ bench: install
 # The staff dashboard's uncached render with 10,000 users and 100,000 AI usage rows (PostgreSQL).
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard
+
+# One realtime process (manage.py realtime_serve) under 5,000 sockets: idle CPU, memory per
+# socket, a connect storm, ping round trips and fan-out through Redis (PostgreSQL and Redis).
+bench-realtime: install
+	$(BIN)/python -m bench.realtime

@@ -13,6 +13,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -23,9 +24,11 @@ from django.db import models
 from django.db.models import Model, Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from accounts.backends import password_sign_in_enabled, sign_in_audit
 from accounts.models import DataExport, User
+from accounts.notify import BODY_MAX_LENGTH, TITLE_MAX_LENGTH, notification_send
 from accounts.services import users_delete, users_set_active
 from accounts.sso import SignInOptions, sign_in_options
 from audit.models import AuditEvent
@@ -155,7 +158,7 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ("groups", "user_permissions")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    actions = ("activate_users", "deactivate_users")
+    actions = ("activate_users", "deactivate_users", "send_notification")
 
     def get_inlines(
         self, request: HttpRequest, obj: User | None
@@ -252,6 +255,45 @@ class UserAdmin(DjangoUserAdmin):
                 "another staff member's account.",
                 messages.WARNING,
             )
+
+    @admin.action(description="Send an in-app notification", permissions=("change",))
+    def send_notification(
+        self, request: HttpRequest, queryset: QuerySet[User]
+    ) -> TemplateResponse | None:
+        """Ask for a title and body (an intermediate page), then send them to the selected
+        users' open clients; the audit log records the action for each user once it ran."""
+        form = NotificationForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Send an in-app notification",
+                "opts": self.model._meta,
+                "form": form,
+                "users": queryset,
+                # Posted back as they came: the ticked rows, and "select all" across pages.
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across") == "1",
+            }
+            return TemplateResponse(request, "admin/accounts/user/send_notification.html", context)
+        user_ids = list(queryset.values_list("pk", flat=True))
+        for user_id in user_ids:
+            notification_send(
+                user_id=user_id,
+                title=form.cleaned_data["title"],
+                body=form.cleaned_data["body"],
+            )
+        self.message_user(
+            request, f"Notification sent to {len(user_ids)} user(s).", messages.SUCCESS
+        )
+        return None
+
+
+class NotificationForm(forms.Form):
+    """The in-app notification staff send from the users list."""
+
+    title = forms.CharField(max_length=TITLE_MAX_LENGTH)
+    body = forms.CharField(max_length=BODY_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 def _plain(value: Any) -> Any:

@@ -139,13 +139,16 @@ def socket_user_from_token(token: str) -> User:
     """The active user a WebSocket's Bearer token names (registered with `realtime.identity`).
 
     Raises `InvalidToken` (an AuthenticationError), or `AuthorizationError` for a deactivated
-    user and for an impersonation token: an impersonation session opens no socket.
+    user and for an impersonation token (an impersonation session opens no socket), its
+    `details["reason"]` saying which (the metric's label).
     """
     if is_impersonation_token(token):
-        raise AuthorizationError("An impersonation session cannot open a WebSocket")
+        raise AuthorizationError(
+            "An impersonation session cannot open a WebSocket", details={"reason": "impersonation"}
+        )
     user = user_get_or_create_from_claims(claims=verify_token(token))
     if not user.is_active:
-        raise AuthorizationError("This account is deactivated")
+        raise AuthorizationError("This account is deactivated", details={"reason": "deactivated"})
     return user
 
 

@@ -5,7 +5,8 @@
 `data_export_build` gathers the profile, what every app registered in `accounts.personal_data`
 exports (projects, files' metadata, billing status), the usage summary and the emails, stores the
 JSON with the registered archive store (as one of the user's files: local disk, S3 and R2 serve it
-unchanged) and emails (`export_ready`) a short-lived download link. A new export replaces the
+unchanged) and emails (`export_ready`) a short-lived download link, which the user's open clients
+also get (`export.ready` and a notification, `accounts.notify`). A new export replaces the
 previous one; it stays in the user's files, where a fresh link can be asked for at any time.
 """
 
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from accounts import personal_data
 from accounts.models import DataExport, User
+from accounts.notify import export_ready_send
 from config.api import iso_utc
 from config.celery import enqueue_stored_work
 from config.errors import RateLimitError
@@ -151,6 +153,11 @@ def _build(*, export: DataExport, base_url: str) -> None:
     export.completed_at = now
     export.error = ""
     export.save(update_fields=["status", "file", "completed_at", "error", "updated_at"])
+    export_ready_send(
+        user_id=user.pk,
+        export_id=str(export.pk),
+        download_url=urljoin(base_url, archive.download_url),
+    )
     # Only to an address the identity provider vouches for: an unverified one may be another's.
     if user.deliverable_email:
         email_send(

@@ -28,6 +28,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from audit.services import audit_record
 from billing.models import Entitlement
+from billing.realtime import billing_updated_on_commit
 from billing.selectors import NO_SUBSCRIPTION_STATUS, effective_entitlement, lapsed_q
 from config.errors import AuthorizationError, BadRequestError, ConflictError, ValidationError
 from notifications.services import email_send
@@ -75,6 +76,8 @@ def _entitlement_audit(
         action = "entitlement.revoke"
     else:
         action = "entitlement.change"
+    # Every entitlement write of every source passes here: the user's clients hear of it.
+    billing_updated_on_commit(user_id=entitlement.user_id)
     # Which row, from which source: on both sides, or only the side where the row exists.
     identity = {"entitlement": entitlement.pk, "source": str(entitlement.source)}
     audit_record(

@@ -33,6 +33,7 @@ from config.errors import (
     ValidationError,
 )
 from files import storage
+from files.events import file_event_on_commit
 from files.models import File
 from files.selectors import (
     EXPORT_KEY_PREFIX,
@@ -229,6 +230,7 @@ def file_confirm(*, owner: User, file_id: str) -> File:
             transaction.on_commit(
                 partial(usage_record, user_id=str(owner.pk), metric="file_uploads")
             )
+            file_event_on_commit("file.uploaded", file)
             return file
         file.status = File.Status.FAILED
         file.save(update_fields=["status", "updated_at"])
@@ -293,7 +295,9 @@ def files_delete(*, files: QuerySet[File]) -> int:
 def file_delete(*, owner: User, file_id: str) -> None:
     """Delete one of the owner's files (404 when missing or someone else's)."""
     file = file_get(owner=owner, file_id=file_id)
-    files_delete(files=File.objects.filter(pk=file.pk))
+    with transaction.atomic():
+        file_event_on_commit("file.deleted", file)
+        files_delete(files=File.objects.filter(pk=file.pk))
 
 
 def files_delete_for_owner(*, owner_id: str) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import User
+from config.errors import NotFoundError
 from projects.models import Project
 
 PROJECT_FIELDS = ("id", "name", "description", "owner_id", "created_at", "updated_at")
@@ -27,3 +28,12 @@ def project_list(*, owner: User, search: str | None = None) -> QuerySet[Project,
 def project_get(*, owner: User, project_id: str) -> Project:
     """The owner's live project; NotFoundError for missing, deleted, foreign or malformed ids."""
     return Project.objects.get_for_owner(owner=owner, pk=project_id, resource="Project")
+
+
+def project_readable(*, user: User, project_id: str) -> bool:
+    """Whether `user` may follow the project's events: as `project_get`, its live owner only."""
+    try:
+        project_get(owner=user, project_id=project_id)
+    except NotFoundError:
+        return False
+    return True

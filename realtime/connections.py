@@ -13,19 +13,24 @@ A Redis outage lets sockets in (as the HTTP rate limits do) and is logged once a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 
+from config.observability import connection_id_var
 from config.outages import OutageLog
 
 if TYPE_CHECKING:
     from realtime.consumer import AppSocket
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 SLOTS_OUTAGE = OutageLog(logger, "socket slots unavailable, connections not capped")
 
@@ -111,15 +116,38 @@ def slots_refresh() -> None:
     if client is None or not open_sockets:
         return
     now = time.time()
+    by_user: dict[str, dict[str, float]] = defaultdict(dict)
+    for connection_id, socket in list(open_sockets.items()):
+        by_user[socket.user_id][connection_id] = now
     try:
         pipe = client.pipeline(transaction=False)
-        for connection_id, socket in list(open_sockets.items()):
-            key = _slots_key(socket.user_id)
-            pipe.zadd(key, {connection_id: now})
+        for user_id, members in by_user.items():  # two commands per user, not per socket
+            key = _slots_key(user_id)
+            pipe.zadd(key, members)
             pipe.expire(key, STALE_SECONDS)
         pipe.execute()
     except Exception as error:  # noqa: BLE001 - retried at the next refresh
         SLOTS_OUTAGE.failed(error)
+
+
+# The context every thread hop of the sockets runs in. Django keeps a cache client per context
+# (a django-redis client holding a redis client, about 13 KiB), so a hop in the socket's own
+# context would leave one to each socket for as long as it is open.
+_HOP_CONTEXT = contextvars.copy_context()
+
+
+async def in_thread(func: Callable[..., T], /, **kwargs: Any) -> T:
+    """`func(**kwargs)` in a worker thread (database connections closed around it, not serialized
+    with other sockets' work), in the context shared by all sockets' hops, with the caller's
+    connection id for its log lines."""
+    connection_id = connection_id_var.get()
+
+    async def hop() -> T:
+        connection_id_var.set(connection_id)
+        call = database_sync_to_async(func, thread_sensitive=False)
+        return cast(T, await call(**kwargs))
+
+    return await asyncio.create_task(hop(), context=_HOP_CONTEXT)
 
 
 _refresher: asyncio.Task[None] | None = None

@@ -27,12 +27,14 @@ from urllib.parse import parse_qs
 import orjson
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from config.errors import envelope
 from config.observability import connection_id_var, user_id_var
 from realtime import channels, connections, metering, metrics
+from realtime.dispatch import serve
 from realtime.handshake import CLOSE_TOO_MANY, HandshakeRefused, authenticate, origin_allowed
 from realtime.limits import FrameRateLimiter
 
@@ -50,6 +52,10 @@ class AppSocket(AsyncWebsocketConsumer):
     user_id: str = ""
     connection_id: str = ""
     closed = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        # One long-lived task per source instead of Channels' two tasks and a wait per message.
+        await serve(self, scope, receive, send)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -70,7 +76,10 @@ class AppSocket(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
-            self.user = await database_sync_to_async(authenticate)(
+            # Not serialized: handshakes mostly wait on the database and Redis, so a connect
+            # storm runs them side by side instead of queueing behind one thread.
+            self.user = await connections.in_thread(
+                authenticate,
                 authorization=headers.get(b"authorization", b"").decode("latin-1"),
                 ticket=(query.get("ticket") or [""])[0],
                 connection_id=self.connection_id,
@@ -98,6 +107,12 @@ class AppSocket(AsyncWebsocketConsumer):
             "connected", {"data": {"user_id": self.user_id, "connection_id": self.connection_id}}
         )
 
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' own also closes stale database connections in a thread hop per socket; the
+        # database work here (database_sync_to_async) already does that around each call.
+        await self.disconnect(int(message.get("code", 1000)))
+        raise StopConsumer()
+
     async def disconnect(self, code: int) -> None:
         self.closed = True
         if connections.open_sockets.pop(self.connection_id, None) is None:
@@ -105,8 +120,8 @@ class AppSocket(AsyncWebsocketConsumer):
         metrics.CONNECTIONS.dec()
         for channel in list(self.subscriptions):
             await self.channel_layer.group_discard(channels.group_name(channel), self.channel_name)
-        await database_sync_to_async(connections.slot_release, thread_sensitive=False)(
-            user_id=self.user_id, connection_id=self.connection_id
+        await connections.in_thread(
+            connections.slot_release, user_id=self.user_id, connection_id=self.connection_id
         )
         logger.info("websocket disconnected", extra={"close_code": code})
 
@@ -188,6 +203,8 @@ class AppSocket(AsyncWebsocketConsumer):
         if channel == channels.user_channel(self.user_id):
             await self._invalid(frame_id, "channel", "A socket stays on its own user channel")
             return
+        # Asked again on the next subscribe: the object may be gone or no longer the user's.
+        self.authorized.discard(channel)
         if channel in self.subscriptions:
             self.subscriptions.discard(channel)
             await self.channel_layer.group_discard(channels.group_name(channel), self.channel_name)
@@ -256,6 +273,8 @@ class AppSocket(AsyncWebsocketConsumer):
 
     async def realtime_close(self, message: dict[str, Any]) -> None:
         """Close this user's sockets (deactivated or erased): `code` 4403."""
+        if self.closed:
+            return  # a deactivation and the erasure that follows each send one
         logger.info("websocket closed by the server: %s", message.get("reason", ""))
         await self.close_with(int(message["code"]), message.get("reason", ""))
 

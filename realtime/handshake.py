@@ -68,7 +68,8 @@ def _user(*, authorization: str, ticket: str) -> Any:
         try:
             return callbacks.user_from_token(token)
         except AuthorizationError as error:
-            raise HandshakeRefused(CLOSE_FORBIDDEN, "forbidden", str(error)) from error
+            reason = str(error.details.get("reason") or "forbidden")
+            raise HandshakeRefused(CLOSE_FORBIDDEN, reason, str(error)) from error
         except AuthenticationError as error:
             raise HandshakeRefused(CLOSE_UNAUTHENTICATED, "invalid", str(error)) from error
     if not ticket:

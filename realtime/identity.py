@@ -7,8 +7,9 @@ token verification and user cache that authenticate HTTP requests:
 
 Both are synchronous (they may query the database or the cache) and run in a worker thread.
 `user_from_token` raises `AuthenticationError` for a token that cannot be trusted and
-`AuthorizationError` for a user who may not connect (deactivated); `user_from_id` answers the
-user or None, and is used for tickets.
+`AuthorizationError` for a user who may not connect (its `details["reason"]`, `deactivated` or
+`impersonation`, labels the refusal metric); `user_from_id` answers the user or None, and is
+used for tickets.
 """
 
 from __future__ import annotations

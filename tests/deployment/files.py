@@ -6,6 +6,7 @@ import os
 import re
 import shlex
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ DOCKERFILE = BASE_DIR / "docker" / "Dockerfile"
 COMPOSE = BASE_DIR / "docker" / "compose.yaml"
 ENTRYPOINT = BASE_DIR / "docker" / "entrypoint.sh"
 ENV_EXAMPLE = BASE_DIR / ".env.example"
+NGINX_CONF = BASE_DIR / "docker" / "nginx.conf"
 
 # What an operator exports before `docker compose up` (the ${NAME:?...} variables).
 SHELL_SECRETS = {
@@ -119,3 +121,55 @@ def image_env(*, before: int | None = None) -> dict[str, str]:
 def local_path() -> str:
     """PATH with this virtualenv first: `python`, `celery`, `gunicorn` resolve as in the image."""
     return f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+
+
+# --- docker/nginx.conf --------------------------------------------------------------------------
+
+_NGINX_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[{};]|[^\s{};]+')
+
+
+@dataclass
+class NginxBlock:
+    """A block of nginx configuration: its directives (name -> list of argument lists, in order)
+    and its nested blocks (`server`, `location`, `map`), each with the arguments that open it."""
+
+    args: list[str] = field(default_factory=list)
+    directives: dict[str, list[list[str]]] = field(default_factory=dict)
+    blocks: list[tuple[str, NginxBlock]] = field(default_factory=list)
+
+    def one(self, name: str) -> list[str]:
+        """The arguments of the directive `name`, which must appear once in this block."""
+        found = self.directives.get(name, [])
+        assert len(found) == 1, f"{name}: {found}"
+        return found[0]
+
+    def children(self, name: str) -> list[NginxBlock]:
+        return [block for kind, block in self.blocks if kind == name]
+
+
+def nginx_config(text: str | None = None) -> NginxBlock:
+    """docker/nginx.conf (or `text`) parsed: comments dropped, quotes removed."""
+    source = NGINX_CONF.read_text() if text is None else text
+    lines = [
+        line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+        for line in source.splitlines()
+    ]
+    tokens = _NGINX_TOKEN.findall("\n".join(lines))
+    root = NginxBlock()
+    stack = [root]
+    words: list[str] = []
+    for token in tokens:
+        if token == "{":
+            block = NginxBlock(args=words[1:])
+            stack[-1].blocks.append((words[0], block))
+            stack.append(block)
+            words = []
+        elif token == "}":
+            stack.pop()
+        elif token == ";":
+            stack[-1].directives.setdefault(words[0], []).append(words[1:])
+            words = []
+        else:
+            words.append(token[1:-1] if token[:1] in "\"'" else token)
+    assert len(stack) == 1 and not words, "unbalanced braces"
+    return root

@@ -25,6 +25,7 @@ from tests.deployment.files import (
     local_path,
     service_environment,
 )
+from tests.fakes import free_port
 from tests.processes import spawned
 
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)")
@@ -63,7 +64,7 @@ def _run(
     )
 
 
-@pytest.mark.parametrize("service", ["web", "ai", "worker", "beat", "migrate"])
+@pytest.mark.parametrize("service", ["web", "ai", "realtime", "worker", "beat", "migrate"])
 def test_the_compose_configuration_passes_the_production_deploy_checks(service, tmp_path):
     result = _run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
@@ -199,6 +200,31 @@ def test_the_web_health_check_passes_against_the_production_server(live_database
         result = _run(probe, {"PATH": local_path()}, timeout=30)
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.live
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="needs PostgreSQL: production refuses SQLite",
+)
+def test_the_realtime_health_check_passes_against_the_compose_command(live_database_url, tmp_path):
+    port = free_port()
+    command = _command("realtime")
+    assert command[command.index("--port") + 1] == "8002"
+    command[command.index("--port") + 1] = str(port)
+    command[command.index("--host") + 1] = "127.0.0.1"
+    env = _container_env(
+        "realtime",
+        tmp_path,
+        DATABASE_URL=live_database_url,
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:1/0"),
+    )
+    probe = [part.replace(":8002/", f":{port}/") for part in _healthcheck("realtime")]
+
+    assert _run(probe, {"PATH": local_path()}, timeout=30).returncode != 0  # nothing listens yet
+    with spawned(command, env, log_path=tmp_path / "realtime.log") as process:
+        _wait_for(probe, {"PATH": local_path()}, seconds=60, log=process.log_path)
 
 
 def _test_env(live_database_url: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from tests.deployment.files import (
     service_environment,
 )
 
-APP_SERVICES = ("migrate", "web", "ai", "worker", "beat")
+APP_SERVICES = ("migrate", "web", "ai", "realtime", "worker", "beat")
 ONE_SHOTS = ("migrate", "minio-setup")
 
 
@@ -50,11 +50,11 @@ def test_every_long_running_service_has_a_health_check_and_one_shots_do_not_rest
 def test_app_services_start_after_migrations_and_on_healthy_dependencies():
     services = compose()["services"]
 
-    for name in ("web", "ai", "worker", "beat"):
+    for name in ("web", "ai", "realtime", "worker", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
         assert depends["redis"] == {"condition": "service_healthy"}, name
-    for name in ("web", "ai", "worker"):
+    for name in ("web", "ai", "realtime", "worker"):
         depends = services[name]["depends_on"]
         assert depends["minio-setup"] == {"condition": "service_completed_successfully"}, name
     assert services["migrate"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
