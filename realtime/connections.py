@@ -150,26 +150,9 @@ async def in_thread(func: Callable[..., T], /, **kwargs: Any) -> T:
     return await asyncio.create_task(hop(), context=_HOP_CONTEXT)
 
 
-_refresher: asyncio.Task[None] | None = None
-
-
-def start_refresher() -> None:
-    """Run `slots_refresh` every REFRESH_SECONDS on this event loop (once per process)."""
-    global _refresher
-    if _refresher is not None and not _refresher.done():
-        return
-    _refresher = asyncio.get_running_loop().create_task(_refresh_forever())
-
-
-async def _refresh_forever() -> None:
-    from asgiref.sync import sync_to_async
-
-    while True:
-        await asyncio.sleep(REFRESH_SECONDS)
-        try:
-            await sync_to_async(slots_refresh, thread_sensitive=False)()
-        except Exception:
-            logger.exception("socket slot refresh failed")
+async def aslots_refresh() -> None:
+    """`slots_refresh` from the event loop (in a worker thread); every REFRESH_SECONDS."""
+    await in_thread(slots_refresh)
 
 
 async def close_all(*, code: int) -> int:

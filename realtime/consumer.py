@@ -33,7 +33,7 @@ from django.conf import settings
 
 from config.errors import envelope
 from config.observability import connection_id_var, user_id_var
-from realtime import channels, connections, metering, metrics
+from realtime import channels, connections, metering, metrics, periodic
 from realtime.dispatch import serve
 from realtime.handshake import CLOSE_TOO_MANY, HandshakeRefused, authenticate, origin_allowed
 from realtime.limits import FrameRateLimiter
@@ -98,8 +98,8 @@ class AppSocket(AsyncWebsocketConsumer):
         await self.accept()
         connections.open_sockets[self.connection_id] = self
         metrics.CONNECTIONS.inc()
-        connections.start_refresher()
-        metering.start_flusher()
+        periodic.run_every(connections.REFRESH_SECONDS, connections.aslots_refresh, name="slots")
+        periodic.run_every(metering.FLUSH_SECONDS, metering.aflush, name="usage")
         own_channel = channels.user_channel(self.user_id)
         await self._join(own_channel)
         logger.info("websocket connected")
