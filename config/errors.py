@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from config.metrics import record_auth_failure
 from config.observability import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -285,6 +286,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     error = _app_error_from(exc)
     if error is None:
         return None
+    if isinstance(exc, drf.NotAuthenticated):
+        # A protected endpoint called without credentials: refused like a bad token, and
+        # counted with them (`accounts.authentication` counts the others).
+        record_auth_failure(reason="missing")
     set_rollback()
     details = error.details
     if error.status_code >= 500:
@@ -298,7 +303,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = Response(envelope(error.code, error.message, details), status=error.status_code)
     for name, value in error.headers.items():
         response[name] = value
-    if error.status_code == 401:
+    if error.status_code == 401 and "WWW-Authenticate" not in error.headers:
+        # Bearer tokens, unless the error names its own scheme (basic auth of email webhooks).
         response["WWW-Authenticate"] = "Bearer"
     return response
 

@@ -21,6 +21,7 @@ public_urls: list[URLPattern | URLResolver] = [
     path("", include("files.public_urls")),
     path("", include("billing.public_urls")),
     path("", include("accounts.public_urls")),
+    path("", include("notifications.public_urls")),
 ]
 
 app_urls: list[URLPattern | URLResolver] = [

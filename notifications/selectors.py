@@ -1,13 +1,14 @@
-"""Reads of the email outbox."""
+"""Reads of the email outbox and the suppression list."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from email.utils import parseaddr
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from notifications.models import EmailMessage
+from notifications.models import EmailMessage, EmailSuppression
 
 
 def email_list(*, user: Any) -> QuerySet[EmailMessage]:
@@ -37,3 +38,18 @@ def email_outbox_state(*, failed_since: datetime) -> dict[str, int]:
         failed=Count("id", filter=failed),
         queued=Count("id", filter=Q(status=EmailMessage.Status.QUEUED)),
     )
+
+
+def email_address_normalize(address: str) -> str:
+    """The form the suppression list keys addresses by: the bare address (a display name
+    dropped), trimmed, in lower case (providers treat addresses case-insensitively)."""
+    bare = parseaddr(address)[1] or address
+    return bare.strip().lower()
+
+
+def email_suppression_get(*, address: str) -> EmailSuppression | None:
+    """The suppression list's entry for `address` (in any case or form), or None."""
+    normalised = email_address_normalize(address)
+    if not normalised:
+        return None
+    return EmailSuppression.objects.filter(address=normalised).first()

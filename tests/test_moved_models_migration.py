@@ -25,7 +25,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 OLD = [("accounts", "0003_dataexport_emailmessage"), ("billing", "0002_usage_counters")]
 NEW = [("accounts", "0004_move_emailmessage_to_notifications"),
-       ("billing", "0003_move_usage_to_usage_app")]
+       ("billing", "0003_move_usage_to_usage_app"),
+       # Today's EmailMessage reads its later columns too (delivery status).
+       ("notifications", "0002_delivery_status_suppression")]
 
 executor = MigrationExecutor(connection)
 executor.migrate(OLD)

@@ -57,6 +57,7 @@ class VerifiedEvent:
     event_id: str
     event_type: str
     payload: Any
+    raw_body: str | None = None  # None: the request's body (several events in one request)
 
 
 class WebhookAck(serializers.Serializer):
@@ -64,8 +65,10 @@ class WebhookAck(serializers.Serializer):
         choices=ACK_STATUSES,
         help_text=(
             "`queued`: stored, processing follows in the background. `processed` / `ignored`: "
-            "stored and already handled (or no handler wants its type). `duplicate`: this event "
-            "was received before; nothing new was stored."
+            "stored and already handled (or no handler wants its type; `ignored` also when the "
+            "delivery carried no event to store). `duplicate`: this event was received before; "
+            "nothing new was stored. A delivery of several events answers for the least "
+            "settled of its new ones."
         ),
     )
 
@@ -94,11 +97,30 @@ def ack_status(event: WebhookEvent, *, created: bool) -> str:
     return "queued"
 
 
+def ack_status_of_all(outcomes: list[tuple[WebhookEvent, bool]]) -> str:
+    """What the provider is told about a delivery of several events (or of none at all).
+
+    `duplicate` when none of them is new; otherwise the least settled outcome of the new ones
+    (`queued` before `processed` before `ignored`). A delivery that carried no event to store
+    (a subscription confirmation, an empty batch) is `ignored`.
+    """
+    if not outcomes:
+        return "ignored"
+    statuses = {ack_status(event, created=created) for event, created in outcomes}
+    for status in ("queued", "processed", "ignored"):
+        if status in statuses:
+            return status
+    return "duplicate"
+
+
 class WebhookIntakeView(PublicAPIView):
     """Base view of a provider's webhook endpoint (public: the signature is the credential).
 
     Subclasses set `provider` and implement `verify`; they may override `is_configured`.
-    The body reaches `verify` exactly as received: no parser runs before it.
+    The body reaches `verify` exactly as received: no parser runs before it. A provider that
+    delivers several events in one request (a batch) implements `verify_all` instead, and one
+    whose name depends on the configuration (one URL for whichever email provider is set)
+    overrides `get_provider`.
     """
 
     provider: ClassVar[str] = ""
@@ -112,10 +134,19 @@ class WebhookIntakeView(PublicAPIView):
         """Authenticate `request.body` (raw bytes) and the headers, and extract the event.
 
         Raise BadRequestError (400) for a bad signature or payload, AuthenticationError (401)
-        for a missing or wrong bearer token, ServiceUnavailableError (503) when configuration
-        needed for verification is missing.
+        for missing or wrong credentials (a bearer token, basic auth), ServiceUnavailableError
+        (503) when configuration needed for verification is missing.
         """
         raise NotImplementedError
+
+    def verify_all(self, request: Request) -> list[VerifiedEvent]:
+        """The events of the delivery, each stored on its own (see `verify`); by default the
+        one event `verify` returns. May be empty: nothing is stored, the answer is `ignored`."""
+        return [self.verify(request)]
+
+    def get_provider(self) -> str:
+        """The ledger's provider name of this endpoint's events: `provider` by default."""
+        return self.provider
 
     @extend_schema(
         tags=["webhooks"],
@@ -129,8 +160,8 @@ class WebhookIntakeView(PublicAPIView):
                     400: "BAD_REQUEST: the signature or the payload cannot be verified, or "
                     "the body cannot be parsed (broken JSON, nested too deep, not UTF-8); "
                     "nothing is stored.",
-                    401: "AUTHENTICATION_ERROR: missing or wrong bearer token (providers "
-                    "that authenticate with one).",
+                    401: "AUTHENTICATION_ERROR: missing or wrong credentials (providers "
+                    "that authenticate with a bearer token or HTTP basic auth).",
                     503: "SERVICE_UNAVAILABLE: this provider is not configured.",
                 }
             ),
@@ -142,27 +173,31 @@ class WebhookIntakeView(PublicAPIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        if not self.provider:
+        provider = self.get_provider()
+        if not provider:
             raise NotImplementedError(f"{type(self).__name__} must set `provider`.")
         if not self.is_configured():
             raise ServiceUnavailableError(
-                f"{self.provider} webhooks are not configured", details={"service": self.provider}
+                f"{provider} webhooks are not configured", details={"service": provider}
             )
         try:
-            verified = self.verify(request)
+            verified = self.verify_all(request)
         except RecursionError:
             # A document nested deeply enough to exhaust the stack of a decoder that is not ours
             # (e.g. PyJWT's, inside the App Store library): unparsable, not a server error.
             raise BadRequestError("The webhook body is nested too deeply") from None
         raw_body = _text(request.body)
-        event, created = webhook_receive(
-            provider=self.provider,
-            event_id=verified.event_id,
-            event_type=verified.event_type,
-            payload=verified.payload,
-            raw_body=raw_body,
-        )
-        return Response(WebhookAck({"status": ack_status(event, created=created)}).data)
+        outcomes = [
+            webhook_receive(
+                provider=provider,
+                event_id=item.event_id,
+                event_type=item.event_type,
+                payload=item.payload,
+                raw_body=raw_body if item.raw_body is None else item.raw_body,
+            )
+            for item in verified
+        ]
+        return Response(WebhookAck({"status": ack_status_of_all(outcomes)}).data)
 
 
 def _text(body: bytes) -> str:

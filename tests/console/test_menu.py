@@ -34,9 +34,10 @@ def test_the_index_groups_models_into_sections_with_the_stripe_mirror_last(clien
     assert model_names(grouped["Customers"])[:3] == ["Users", "Projects", "Files"]
     assert {"Data exports", "Usage counters"} <= set(model_names(grouped["Customers"]))
     assert model_names(grouped["Billing"]) == ["Entitlements"]
-    assert model_names(grouped["Operations"])[:4] == [
+    assert model_names(grouped["Operations"])[:5] == [
         "Webhook events",
         "Email messages",
+        "Email suppressions",
         "Task results",
         "Periodic tasks",
     ]

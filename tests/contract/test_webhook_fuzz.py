@@ -51,6 +51,7 @@ from webhooks.models import WebhookEvent
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/public/webhooks"
+EMAIL_WEBHOOK_SECRET = "hooks:a-long-webhook-password"
 
 
 @functools.cache
@@ -81,6 +82,9 @@ def providers(settings: Any, tmp_path: Any) -> Iterator[None]:
         settings.GOOGLE_PLAY_API_BASE = google.url
         settings.CLERK_WEBHOOK_SECRET = CLERK_SECRET
         settings.SUPABASE_WEBHOOK_SECRET = SUPABASE_SECRET
+        # The email provider's tracking webhook: Postmark, behind basic auth.
+        settings.EMAIL_PROVIDER = "postmark"
+        settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": EMAIL_WEBHOOK_SECRET}
         yield
 
 
@@ -131,6 +135,11 @@ def google_data(body: bytes) -> Delivery:
     return google(json.dumps(push).encode())
 
 
+def email(body: bytes) -> Delivery:
+    credentials = base64.b64encode(EMAIL_WEBHOOK_SECRET.encode()).decode()
+    return Delivery(f"{BASE}/email", body, {"Authorization": f"Basic {credentials}"})
+
+
 def apple(body: bytes) -> Delivery:
     return Delivery(f"{BASE}/apple", body, {})
 
@@ -155,6 +164,7 @@ DELIVERIES: dict[str, Callable[[bytes], Delivery]] = {
     "apple": apple,
     "apple-signed-payload": apple_signed_payload,
     "apple-signed-transaction": apple_signed_transaction,
+    "email": email,
 }
 
 
@@ -318,6 +328,7 @@ PROVIDER_KEYS = {
     "apple": ["signedPayload"],
     "apple-signed-payload": ["notificationType", "notificationUUID", "subtype", "data"],
     "apple-signed-transaction": ["originalTransactionId", "productId", "type", "expiresDate"],
+    "email": ["RecordType", "Type", "ID", "MessageID", "Email", "BouncedAt", "Metadata", "Tag"],
 }
 PLAUSIBLE = {
     "object": st.just("event"),
@@ -326,6 +337,8 @@ PLAUSIBLE = {
     "schema": st.just("auth"),
     "table": st.just("users"),
     "packageName": st.just(PACKAGE),
+    "RecordType": st.sampled_from(["Bounce", "Delivery", "SpamComplaint"]),
+    "Type": st.sampled_from(["HardBounce", "SoftBounce", "SpamComplaint"]),
 }
 
 

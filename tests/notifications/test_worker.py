@@ -105,7 +105,8 @@ def test_a_real_worker_sends_retries_fails_and_exports(
     assert export_email["Subject"] == "Your Groundwork data export is ready"
     [url] = re.findall(r"https?://\S+", parts(export_email)["text/plain"])
     link = urlsplit(url)
-    downloaded = client.get(f"{link.path}?{link.query}")
+    # The emailed link redirects to a fresh short-lived download URL.
+    downloaded = client.get(f"{link.path}?{link.query}", follow=True)
     assert downloaded.status_code == 200
     data = json.loads(b"".join(downloaded.streaming_content))
     assert data["profile"]["email"] == "fay@example.com"
