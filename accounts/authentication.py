@@ -22,7 +22,12 @@ from accounts.models import Impersonation, User
 from accounts.selectors import user_get_cached
 from accounts.services import user_get_or_create_from_claims, user_record_login
 from accounts.tokens import InvalidToken, verify_token
-from config.errors import AuthenticationError, AuthorizationError, RateLimitError
+from config.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    RateLimitError,
+    ServiceUnavailableError,
+)
 from config.metrics import record_auth_failure, record_rate_limited
 from config.observability import impersonator_id_var, user_id_var
 from config.outages import OutageLog
@@ -80,6 +85,12 @@ class JWTAuthentication(BaseAuthentication):
     Bearer token is a 401; a deactivated user is a 403. Refused tokens are counted per client
     IP (`AuthFailureLimiter`): over `RATE_LIMIT_AUTH_FAILURES`, 429 without verifying.
 
+    Every refusal is counted in `groundwork_auth_failures_total{reason}`: the token's
+    `InvalidToken.reason` (malformed, signature, expired, audience, issuer, azp, unknown_kid,
+    algorithm, claims, invalid, impersonation_unknown, impersonation_ended), `rate_limited`,
+    `jwks_unavailable`, `deactivated`, `impersonation_refused` and `impersonation_read_only`;
+    a protected endpoint called without credentials counts as `missing` (config.errors).
+
     A token whose issuer is `IMPERSONATION_TOKEN_ISSUER` is a staff member's impersonation
     token (`accounts.impersonation`): verified with its own key, its session read from the
     database, the request audited, read-only unless the session allows changes. The request
@@ -93,13 +104,17 @@ class JWTAuthentication(BaseAuthentication):
         scheme, _, token = header.partition(" ")
         token = token.strip()
         limiter = AuthFailureLimiter(request)
-        limiter.check()
+        try:
+            limiter.check()
+        except RateLimitError:
+            record_auth_failure(reason="rate_limited")
+            raise
+        impersonation = None
         try:
             if scheme.lower() != "bearer" or not token or " " in token:
                 raise InvalidToken(
                     "Authorization header must be 'Bearer <token>'", reason="malformed"
                 )
-            impersonation = None
             if is_impersonation_token(token):
                 impersonation, claims = impersonation_authenticate(token=token)
             else:
@@ -109,11 +124,21 @@ class JWTAuthentication(BaseAuthentication):
             record_auth_failure(reason=exc.reason)
             limiter.record_failure()
             raise
+        except AuthorizationError:
+            # A valid impersonation token whose user was deactivated or became staff since.
+            record_auth_failure(reason="impersonation_refused")
+            raise
+        except ServiceUnavailableError:
+            # The JWKS could not be fetched: the token could not be checked (not the client's
+            # fault, so the limiter does not count it).
+            record_auth_failure(reason="jwks_unavailable")
+            raise
         if impersonation is not None:
             return self._impersonated(request, impersonation, claims)
         user = user_get_or_create_from_claims(claims=claims)
         user_id_var.set(user.pk)
         if not user.is_active:
+            record_auth_failure(reason="deactivated")
             raise AuthorizationError("This account is deactivated")
         user_record_login(user=user)
         return user, claims
@@ -128,7 +153,11 @@ class JWTAuthentication(BaseAuthentication):
         impersonator_id_var.set(impersonation.staff_id)
         # On the Django request, so middleware and views (through DRF's request) both see it.
         request._request.impersonation = impersonation  # type: ignore[attr-defined]
-        impersonation_request_record(impersonation=impersonation, request=request._request)
+        try:
+            impersonation_request_record(impersonation=impersonation, request=request._request)
+        except AuthorizationError:
+            record_auth_failure(reason="impersonation_read_only")
+            raise
         return user, claims
 
     def authenticate_header(self, request: Request) -> str:

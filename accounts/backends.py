@@ -26,6 +26,7 @@ from rest_framework.settings import api_settings
 from accounts.models import User
 from audit.models import AuditEvent
 from audit.services import audit_record
+from config.metrics import record_auth_failure
 
 SIGN_IN = "staff.sign_in"
 SIGN_IN_FAILED = "staff.sign_in_failed"
@@ -172,6 +173,10 @@ def sign_in_audit(
             request=request,
         )
     action = SIGN_IN_LOCKED_OUT if getattr(request, "axes_locked_out", False) else SIGN_IN_FAILED
+    # Beside the API's refused tokens: staff_password, staff_sso or staff_locked_out.
+    record_auth_failure(
+        reason="staff_locked_out" if action == SIGN_IN_LOCKED_OUT else f"staff_{method}"
+    )
     email = sign_in_username(request, {"username": username}) or ""
     account = (
         User.objects.filter(email__iexact=email, is_staff=True).order_by("created_at").first()

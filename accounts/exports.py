@@ -5,9 +5,16 @@
 `data_export_build` gathers the profile, what every app registered in `accounts.personal_data`
 exports (projects, files' metadata, billing status), the usage summary and the emails, stores the
 JSON with the registered archive store (as one of the user's files: local disk, S3 and R2 serve it
-unchanged) and emails (`export_ready`) a short-lived download link, which the user's open clients
-also get (`export.ready` and a notification, `accounts.notify`). A new export replaces the
-previous one; it stays in the user's files, where a fresh link can be asked for at any time.
+unchanged) and emails (`export_ready`) its export link, which the user's open clients also get
+(`export.ready` and a notification, `accounts.notify`). A new export replaces the previous one;
+it stays in the user's files, where a fresh link can be asked for at any time.
+
+The export link (`data_export_link`) outlives the storage's download URLs, which last minutes
+(FILE_DOWNLOAD_URL_EXPIRES): it is a signed URL of GET /api/v1/public/exports/download, valid
+EXPORT_LINK_DAYS, naming the export and its user. Each click answers 302 to a freshly made
+download URL (`data_export_download_url`); once expired, tampered with, or when the export was
+replaced or deleted or the account deactivated, it answers 404 NOT_FOUND. The token travels in
+the query string, which the access log never writes.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from dataclasses import asdict
 from datetime import timedelta
 from functools import partial
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
+from django.core import signing
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import personal_data
@@ -29,7 +38,7 @@ from accounts.models import DataExport, User
 from accounts.notify import export_ready_send
 from config.api import iso_utc
 from config.celery import enqueue_stored_work
-from config.errors import RateLimitError
+from config.errors import NotFoundError, RateLimitError
 from notifications.selectors import email_list
 from notifications.services import email_send
 from usage.selectors import usage_summary
@@ -39,6 +48,8 @@ EXPORT_VERSION = 1
 # Days of usage the export's summary covers.
 EXPORT_USAGE_DAYS = 30
 MAX_ERROR_LENGTH = 2000
+# Signs export links; a new salt would invalidate every link sent.
+EXPORT_LINK_SALT = "accounts.exports.link"
 
 ExportOutcome = Literal["ready", "already_ready", "failed", "missing"]
 
@@ -153,11 +164,8 @@ def _build(*, export: DataExport, base_url: str) -> None:
     export.completed_at = now
     export.error = ""
     export.save(update_fields=["status", "file", "completed_at", "error", "updated_at"])
-    export_ready_send(
-        user_id=user.pk,
-        export_id=str(export.pk),
-        download_url=urljoin(base_url, archive.download_url),
-    )
+    link = data_export_link(export=export, base_url=base_url)
+    export_ready_send(user_id=user.pk, export_id=str(export.pk), download_url=link)
     # Only to an address the identity provider vouches for: an unverified one may be another's.
     if user.deliverable_email:
         email_send(
@@ -165,10 +173,76 @@ def _build(*, export: DataExport, base_url: str) -> None:
             template="export_ready",
             context={
                 "name": user.full_name or "",
-                "download_url": urljoin(base_url, archive.download_url),
+                "download_url": link,
                 "filename": filename,
                 "size": len(body),
-                "expires_in_minutes": max(1, settings.FILE_DOWNLOAD_URL_EXPIRES // 60),
+                "expires_in_days": settings.EXPORT_LINK_DAYS,
             },
             user=user,
         )
+
+
+# --- Export links ------------------------------------------------------------------------------
+
+
+def data_export_link(*, export: DataExport, base_url: str) -> str:
+    """The absolute link to download `export`, valid EXPORT_LINK_DAYS from now.
+
+    Signed (SECRET_KEY, `EXPORT_LINK_SALT`) over the export's id, its user's id and the moment
+    it expires, so the validity promised in the email holds whatever the setting later says.
+    """
+    expires = timezone.now() + timedelta(days=settings.EXPORT_LINK_DAYS)
+    token = signing.dumps(
+        {"export": str(export.pk), "user": export.user_id, "expires": int(expires.timestamp())},
+        salt=EXPORT_LINK_SALT,
+    )
+    return urljoin(base_url, f"{reverse('exports-download')}?{urlencode({'token': token})}")
+
+
+def data_export_download_url(*, token: str) -> str:
+    """A fresh short-lived download URL (relative for local storage) of the export an export
+    link's `token` names.
+
+    404 NOT_FOUND, `details.reason` saying why: `invalid` for a token that is not one of ours,
+    `expired` past its validity, `gone` when the export was replaced or deleted, or its user
+    deactivated or erased.
+    """
+    try:
+        claims = signing.loads(token, salt=EXPORT_LINK_SALT)
+    except signing.BadSignature:
+        claims = None
+    if not isinstance(claims, dict) or not all(
+        isinstance(claims.get(name), kind)
+        for name, kind in (("export", str), ("user", str), ("expires", int))
+    ):
+        raise _link_refused(None, "invalid", "This download link is not valid")
+    export_id = claims["export"]
+    if claims["expires"] <= timezone.now().timestamp():
+        raise _link_refused(
+            export_id,
+            "expired",
+            "This download link has expired: the export is among your files, or ask for a new "
+            "export",
+        )
+    export = (
+        DataExport.objects.select_related("user")
+        .filter(
+            pk=export_id,
+            user_id=claims["user"],
+            user__is_active=True,
+            status=DataExport.Status.READY,
+        )
+        .first()
+    )
+    url = None
+    if export is not None and export.file_id is not None:
+        url = personal_data.archive_link(user=export.user, file_id=str(export.file_id))
+    if url is None:
+        raise _link_refused(export_id, "gone", "This export is no longer available")
+    return url
+
+
+def _link_refused(export_id: str | None, reason: str, message: str) -> NotFoundError:
+    error = NotFoundError(message=message)
+    error.details = {"resource": "DataExport", "id": export_id, "reason": reason}
+    return error

@@ -33,8 +33,9 @@ def notification_send(*, user_id: str, title: str, body: str) -> None:
 
 
 def export_ready_send(*, user_id: str, export_id: str, download_url: str) -> None:
-    """Tell the user's clients their data export `export_id` is ready at `download_url` (a
-    short-lived link), with an `export.ready` event and a notification, once committed."""
+    """Tell the user's clients their data export `export_id` is ready at `download_url` (its
+    export link, valid EXPORT_LINK_DAYS), with an `export.ready` event and a notification, once
+    committed."""
     data = {"id": export_id, "download_url": download_url}
     channel = user_channel(user_id)
     transaction.on_commit(

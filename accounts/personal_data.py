@@ -12,8 +12,9 @@ the identity provider's deletion, the admin's delete) reach every app through it
   the erasure's transaction, must be idempotent, and sends anything outside the database
   (storage deletes) through `transaction.on_commit`.
 
-One app (files) also registers the archive: where a finished export is stored and how the user
-downloads it (`register_archive`).
+One app (files) also registers the archive: where a finished export is stored and how a fresh,
+short-lived download URL of it is made each time the user follows their export link
+(`register_archive`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StoredArchive:
-    """An export as stored for its user: the stored file's id and a download URL."""
+    """An export as stored for its user: the stored file's id."""
 
     file_id: str
-    download_url: str
 
 
 class ArchiveStore(Protocol):
     def __call__(self, *, user: User, name: str, filename: str, body: bytes) -> StoredArchive: ...
+
+
+class ArchiveLink(Protocol):
+    def __call__(self, *, user: User, file_id: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class _Holder:
 
 
 _holders: dict[str, _Holder] = {}
-_archive: list[ArchiveStore] = []
+_archive: list[tuple[ArchiveStore, ArchiveLink]] = []
 
 
 def register(
@@ -65,11 +69,13 @@ def register(
     return unregister
 
 
-def register_archive(store: ArchiveStore) -> Callable[[], None]:
-    """Register where exports are stored (one store); returns an unregister callable."""
+def register_archive(store: ArchiveStore, *, link: ArchiveLink) -> Callable[[], None]:
+    """Register where exports are stored (one store) and how a stored one is downloaded: `link`
+    returns a short-lived download URL of the user's stored archive (relative for the app's own
+    storage), or None when it is gone. Returns an unregister callable."""
     if _archive:
         raise ValueError("An export archive store is already registered")
-    _archive.append(store)
+    _archive.append((store, link))
     return _archive.clear
 
 
@@ -89,4 +95,11 @@ def archive_store(*, user: User, name: str, filename: str, body: bytes) -> Store
     """Store a finished export of `user` with the registered store."""
     if not _archive:
         raise RuntimeError("No export archive store is registered (the files app is missing)")
-    return _archive[0](user=user, name=name, filename=filename, body=body)
+    return _archive[0][0](user=user, name=name, filename=filename, body=body)
+
+
+def archive_link(*, user: User, file_id: str) -> str | None:
+    """A fresh short-lived download URL of `user`'s stored export `file_id`, None when gone."""
+    if not _archive:
+        raise RuntimeError("No export archive store is registered (the files app is missing)")
+    return _archive[0][1](user=user, file_id=file_id)

@@ -26,6 +26,8 @@ from celery.exceptions import Retry
 from celery.signals import before_task_publish
 from prometheus_client import Counter
 
+from config import worker_metrics
+
 if TYPE_CHECKING:
     from django_celery_results.models import TaskResult
 
@@ -38,6 +40,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("groundwork")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A worker serves its own metrics on WORKER_METRICS_PORT (config/worker_metrics.py).
+worker_metrics.connect_signals()
 
 logger = logging.getLogger(__name__)
 

@@ -74,21 +74,19 @@ def readiness() -> tuple[bool, dict[str, Any]]:
     return database["status"] == "healthy", body
 
 
-Component = inline_serializer(
-    "HealthComponent",
-    {
-        "status": serializers.ChoiceField(["healthy", "unhealthy", "not_configured"]),
-        "latency_ms": serializers.FloatField(allow_null=True),
-    },
-)
+class HealthComponent(serializers.Serializer):
+    status = serializers.ChoiceField(["healthy", "unhealthy", "not_configured"])
+    latency_ms = serializers.FloatField(allow_null=True)
+
 
 Readiness = inline_serializer(
     "Readiness",
     {
         "status": serializers.ChoiceField(["healthy", "degraded", "unhealthy"]),
         "timestamp": serializers.DateTimeField(),
+        # One instance per field: one instance under two names is documented under the last only.
         "components": inline_serializer(
-            "ReadinessComponents", {"database": Component, "redis": Component}
+            "ReadinessComponents", {"database": HealthComponent(), "redis": HealthComponent()}
         ),
     },
 )

@@ -314,7 +314,7 @@ def file_export_archive_store(
     *, user: User, name: str, filename: str, body: bytes
 ) -> StoredArchive:
     """Store a user's data export as one of their files (JSON, already uploaded) under a key made
-    from `name`, replacing their previous export; returns it with a short-lived download URL."""
+    from `name`, replacing their previous export; returns its file id."""
     now = timezone.now()
     file = File(
         owner=user,
@@ -334,11 +334,18 @@ def file_export_archive_store(
     file.save()
     # Only the newest export is kept.
     files_delete(files=export_files(owner=user).exclude(pk=file.pk))
-    return StoredArchive(
-        file_id=str(file.pk),
-        download_url=storage.download_url(
-            key=file.key, filename=filename, content_type=file.content_type
-        ),
+    return StoredArchive(file_id=str(file.pk))
+
+
+def file_export_archive_link(*, user: User, file_id: str) -> str | None:
+    """A short-lived download URL of the user's stored export `file_id` (relative for local
+    storage), counted as a download; None when it is no longer stored (replaced, deleted)."""
+    file = export_files(owner=user).filter(pk=file_id, status=File.Status.UPLOADED).first()
+    if file is None:
+        return None
+    usage_record(user_id=str(user.pk), metric="file_downloads")
+    return storage.download_url(
+        key=file.key, filename=file.filename, content_type=file.content_type
     )
 
 
@@ -391,7 +398,7 @@ def file_local_download_open(*, token: str) -> tuple[File, DjangoFile]:
     return file, content
 
 
-# --- Clean-up: uploads announced but never confirmed -----------------------------------------
+# --- Clean-up: uploads announced but never confirmed, and failed ones ------------------------
 
 PURGE_BATCH = 500
 
@@ -404,13 +411,28 @@ def files_purge_expired_pending(*, older_than: timedelta, batch_size: int = PURG
     files are not touched, nor is a row locked by a confirmation running now (it is skipped, and
     the confirmation finds it). Runs in batches of `batch_size` rows, one transaction each.
     """
+    return _purge(status=File.Status.PENDING, older_than=older_than, batch_size=batch_size)
+
+
+def files_purge_failed(*, older_than: timedelta, batch_size: int = PURGE_BATCH) -> int:
+    """Delete failed uploads announced more than `older_than` ago; returns how many rows went.
+
+    A failed upload can never be confirmed (the client asks for a new upload URL), so past the
+    time its user may want to see why it failed the row is only clutter. Any stored object is
+    removed after commit too (normally already gone: a refused confirmation deletes it, but that
+    deletion may have been lost). Batches and locking as `files_purge_expired_pending`.
+    """
+    return _purge(status=File.Status.FAILED, older_than=older_than, batch_size=batch_size)
+
+
+def _purge(*, status: str, older_than: timedelta, batch_size: int) -> int:
     cutoff = timezone.now() - older_than
     total = 0
     while True:
         with transaction.atomic():
             rows = list(
                 File.objects.select_for_update(skip_locked=True)
-                .filter(status=File.Status.PENDING, created_at__lt=cutoff)
+                .filter(status=status, created_at__lt=cutoff)
                 .order_by("created_at")
                 .values_list("pk", "key")[:batch_size]
             )

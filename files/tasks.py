@@ -31,3 +31,14 @@ def purge_expired_uploads() -> int:
     purged = files_purge_expired_pending(older_than=older_than)
     logger.info("purged %d expired pending upload(s)", purged)
     return purged
+
+
+@retrying_task()
+def purge_failed_uploads() -> int:
+    """Daily (beat): delete failed uploads older than FILE_FAILED_RETENTION_DAYS, rows and any
+    stored bytes; returns how many. Safe to run twice."""
+    from files.services import files_purge_failed  # services import this module
+
+    purged = files_purge_failed(older_than=timedelta(days=settings.FILE_FAILED_RETENTION_DAYS))
+    logger.info("purged %d failed upload(s)", purged)
+    return purged

@@ -75,6 +75,8 @@ CELERY_BEAT_SCHEDULER = "config.beat:DatabaseScheduler"
 # (rows and any stored bytes), and processed or ignored webhook events older than
 # WEBHOOK_RETENTION_DAYS (failed ones are kept for staff).
 FILE_PENDING_PURGE_DAYS = env.int("FILE_PENDING_PURGE_DAYS", 7, minimum=1)
+# Daily: failed uploads (a refused confirmation) older than FILE_FAILED_RETENTION_DAYS are deleted.
+FILE_FAILED_RETENTION_DAYS = env.int("FILE_FAILED_RETENTION_DAYS", 7, minimum=1)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", 90, minimum=1)
 # Daily: audit events older than AUDIT_RETENTION_DAYS are deleted (0 keeps them for ever).
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", 730, minimum=0)
@@ -118,9 +120,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "files.tasks.purge_expired_uploads",
         "schedule": crontab(minute=0, hour=3, day_of_week="sun"),
     },
+    "files-purge-failed-uploads": {
+        "task": "files.tasks.purge_failed_uploads",
+        "schedule": crontab(minute=45, hour=3),
+    },
     "webhooks-purge-old-events": {
         "task": "webhooks.tasks.purge_old_webhook_events",
         "schedule": crontab(minute=30, hour=3, day_of_week="sun"),
+    },
+    # Daily: outbox rows past EMAIL_RETENTION_DAYS (failed and bounced ones past
+    # EMAIL_FAILED_RETENTION_DAYS; config/settings/email.py) are deleted.
+    "notifications-purge-old-emails": {
+        "task": "notifications.tasks.purge_old_emails",
+        "schedule": crontab(minute=20, hour=4),
     },
     "audit-delete-old-events": {
         "task": "audit.tasks.delete_old_audit_events",

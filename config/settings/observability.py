@@ -27,6 +27,11 @@ if IS_DEPLOYED and not METRICS_TOKEN and not METRICS_PUBLIC:
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR")
 if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     env.problems.append(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} is not a directory.")
+# A Celery worker serves its own processes' metrics at GET /metrics on this port (0: it does not),
+# with METRICS_TOKEN as above (config/worker_metrics.py).
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", 0, minimum=0)
+if WORKER_METRICS_PORT > 65_535:
+    env.problems.append(f"WORKER_METRICS_PORT must be a port (got {WORKER_METRICS_PORT}).")
 # Errors to Sentry while SENTRY_DSN is set.
 SENTRY_DSN = env.str("SENTRY_DSN")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", ENVIRONMENT)

@@ -56,7 +56,7 @@ def test_a_ready_export_is_announced_with_its_download_link(
         return str(ready["data"]["download_url"])
 
     link = urlsplit(run(scenario))
-    downloaded = client.get(f"{link.path}?{link.query}")
+    downloaded = client.get(f"{link.path}?{link.query}", follow=True)
     assert downloaded.status_code == 200
     assert str(user.pk) in b"".join(downloaded.streaming_content).decode()
 
