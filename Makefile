@@ -1,33 +1,70 @@
-# Everything runs from the project's own virtualenv in .venv.
+# Everything runs from the project's own virtualenv in .venv. `make` alone lists the targets.
+#
+# Each target's description is the `## ` comment line right above it: `make help` prints them, and
+# tests/test_makefile.py checks that every target has one and is .PHONY.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` serves (HTTP and the WebSocket on one port).
+ADDR ?= 127.0.0.1:8000
+# Apply the migrations only when some are pending: `migrate --check` is a few seconds, a full
+# migrate of a new database a minute or two (most of it dj-stripe's).
+MIGRATE_IF_NEEDED = $(BIN)/python manage.py migrate --check >/dev/null 2>&1 || { \
+	echo "Applying database migrations (a new database takes a minute or two)..."; \
+	$(BIN)/python manage.py migrate --noinput; }
 
-.PHONY: install run realtime test lint format worker beat migrate bench bench-dashboard bench-realtime
+.DEFAULT_GOAL := help
+.PHONY: help install run demo realtime test lint format worker beat migrate bench bench-dashboard \
+	bench-realtime
 
+## List the targets with what each does (the default goal).
+help:
+	@echo "Usage: make <target>"
+	@echo
+	@awk '/^## /{desc = substr($$0, 4); next} \
+		/^[a-zA-Z0-9][a-zA-Z0-9_-]*:([^=]|$$)/ { \
+			if (desc != "") { split($$0, rule, ":"); printf "  %-16s %s\n", rule[1], desc } } \
+		{desc = ""}' $(MAKEFILE_LIST)
+
+## Create .venv and install requirements/dev.txt (again only when a requirements file changes).
 install: $(STAMP)
 
 $(STAMP): requirements/base.txt requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/dev.txt
-	touch $(STAMP)
+	@test -d $(VENV) || { echo "Creating the virtualenv .venv ($$($(PYTHON) --version))"; \
+		$(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install --upgrade pip
+	@echo "Installing requirements/dev.txt: about 200 packages with their dependencies, a few" \
+		"minutes the first time..."
+	$(BIN)/pip install -r requirements/dev.txt
+	@touch $(STAMP)
+	@echo "Done: .venv is ready."
 
+## Apply the database migrations and sync the periodic tasks of Celery beat.
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-# HTTP and the WebSocket on one port (Daphne's runserver).
-run: migrate
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+## Serve HTTP and the WebSocket on http://127.0.0.1:8000 (Daphne), after a start-up banner.
+run: install
+	@$(MIGRATE_IF_NEEDED)
+	@$(BIN)/python manage.py welcome $(ADDR)
+	$(BIN)/python manage.py runserver $(ADDR)
 
-# The production WebSocket server (uvicorn) on its own port, as docker/compose.yaml runs it.
-realtime: migrate
+## Seed demo data (customers, plans, projects, files, AI usage...) and print a staff sign-in.
+demo: install
+	@$(MIGRATE_IF_NEEDED)
+	$(BIN)/python manage.py demo
+
+## The production WebSocket server (uvicorn) on port 8002, as docker/compose.yaml runs it.
+realtime: install
+	@$(MIGRATE_IF_NEEDED)
 	$(BIN)/python manage.py realtime_serve --port 8002
 
+## Run the test suite (embedded: SQLite, in-memory cache, eager tasks).
 test: install
 	ENVIRONMENT=test $(BIN)/pytest
 
+## Lint, format check, types, the import contract and missing migrations.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,25 +72,59 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+## Fix what ruff can and format the code.
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## A Celery worker (needs REDIS_URL or CELERY_BROKER_URL; without them tasks run in the web process).
 worker: install
 	$(BIN)/celery -A config worker --loglevel=info
 
+## Celery beat, the scheduler of the periodic tasks.
 beat: migrate
 	$(BIN)/celery -A config beat --loglevel=info
 
-# Load benchmark on the local PostgreSQL and Redis (wrk from Debian's package when installed).
+## Load benchmark on the local PostgreSQL and Redis (wrk from Debian's package when installed).
 bench: install
 	$(BIN)/python -m bench.run
 
-# The staff dashboard's uncached render with 10,000 users and 100,000 AI usage rows (PostgreSQL).
+## The staff dashboard's uncached render with 10,000 users and 100,000 AI usage rows (PostgreSQL).
 bench-dashboard: install
 	$(BIN)/python -m bench.dashboard
 
-# One realtime process (manage.py realtime_serve) under 5,000 sockets: idle CPU, memory per
-# socket, a connect storm, ping round trips and fan-out through Redis (PostgreSQL and Redis).
+## One realtime process under 5,000 sockets: CPU, memory, connect storm, fan-out (PostgreSQL, Redis).
 bench-realtime: install
 	$(BIN)/python -m bench.realtime
+
+.PHONY: docs docs-build
+
+## Serve the documentation site on http://127.0.0.1:8001, rebuilt on every change.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8001
+
+## Build the documentation site into site/ with --strict (any warning fails).
+docs-build: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+.PHONY: schema client
+
+# Settings that shape the schema, blanked so that neither the environment nor .env changes the
+# committed file: it documents the default configuration.
+SCHEMA_ENV := ENVIRONMENT=test APP_VERSION= FILE_MAX_BYTES= FILE_ALLOWED_CONTENT_TYPES= \
+	AI_MAX_TOKENS= AI_MODEL_PRICES=
+CLIENT := clients/typescript
+
+## Regenerate the committed OpenAPI schema (openapi.json), validated, warnings as errors.
+schema: install
+	env -i PATH="$$PATH" HOME="$$HOME" $(SCHEMA_ENV) $(BIN)/python manage.py spectacular \
+		--validate --fail-on-warn --format openapi-json --file openapi.json
+	echo >> openapi.json
+
+## TypeScript client (clients/typescript): npm ci, types from openapi.json, tsc --noEmit.
+client: $(CLIENT)/node_modules/.package-lock.json
+	cd $(CLIENT) && node_modules/.bin/openapi-typescript ../../openapi.json -o src/schema.d.ts
+	cd $(CLIENT) && node_modules/.bin/tsc --noEmit
+
+$(CLIENT)/node_modules/.package-lock.json: $(CLIENT)/package.json $(CLIENT)/package-lock.json
+	cd $(CLIENT) && npm ci --no-audit --no-fund
