@@ -1,9 +1,11 @@
 """The architecture docs stay true to the code.
 
 - Every path (`accounts/personal_data.py`, `billing/<source>/intake.py`) and every dotted name of
-  this project (`webhooks.services.webhook_receive`) that docs/architecture.md,
-  docs/adding-a-resource.md, README.md and docker/README.md put in backticks exists, and every
-  identifier the two docs name (`ProjectListCreateView`, `entitlement_upsert`) occurs in the code.
+  this project (`webhooks.services.webhook_receive`) that the pages of docs/, README.md and
+  docker/README.md put in backticks exists, and every identifier the two guides name
+  (`ProjectListCreateView`, `entitlement_upsert`) occurs in the code.
+- Every `make` target the docs give exists; the runbooks name admin actions, metrics and log
+  lines the code has.
 - The Python blocks of the docs parse, and what they import exists. A block that starts with
   `# <path>.py` is a copy of that file: each function, class or assignment in it equals the one
   in the file (compared as syntax trees, so comments and formatting may differ).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 import importlib
 import re
 from collections.abc import Iterator
@@ -31,7 +34,30 @@ DOCS = ROOT / "docs"
 ARCHITECTURE = DOCS / "architecture.md"
 ADDING = DOCS / "adding-a-resource.md"
 GUIDES = (ARCHITECTURE, ADDING)
-ALL_DOCS = (*GUIDES, ROOT / "README.md", ROOT / "docker" / "README.md")
+# The documentation site's own pages (mkdocs.yml), beside the two guides.
+SITE_PAGES = tuple(
+    DOCS / name
+    for name in (
+        "index.md",
+        "api.md",
+        "realtime.md",
+        "configuration.md",
+        "operations.md",
+        "deployment.md",
+        "development.md",
+        "features/billing.md",
+        "features/webhooks.md",
+        "features/ai.md",
+        "features/usage.md",
+        "features/flags.md",
+        "features/email.md",
+        "features/background-work.md",
+        "features/observability.md",
+        "features/staff-console.md",
+    )
+)
+RUNBOOKS = DOCS / "operations.md"
+ALL_DOCS = (*GUIDES, *SITE_PAGES, ROOT / "README.md", ROOT / "docker" / "README.md")
 
 # The app docs/adding-a-resource.md creates: its files and names are the reader's to write.
 EXAMPLE_APP = "notes"
@@ -162,6 +188,18 @@ def checked_dotted(token: str) -> bool:
     return token.split(".")[0] in project_packages() | THIRD_PARTY
 
 
+@functools.cache
+def code_strings() -> set[str]:
+    """Every string literal of the project's Python source: a dotted name found there is a name
+    the code uses as data (an event type such as `billing.updated`), not an import."""
+    strings: set[str] = set()
+    for package in project_packages():
+        for path in (ROOT / package).rglob("*.py"):
+            if path != Path(__file__).resolve():
+                strings |= set(re.findall(r"""["']([\w.]+)["']""", path.read_text()))
+    return strings
+
+
 def defined_names(tree: ast.Module) -> Iterator[tuple[str, ast.stmt]]:
     """Top-level functions, classes and single-name assignments of a module."""
     for node in tree.body:
@@ -216,7 +254,7 @@ def test_every_path_in_backticks_exists(doc):
 def test_every_dotted_name_in_backticks_imports(doc):
     missing = []
     for token in inline_code(read(doc)):
-        if not checked_dotted(token):
+        if not checked_dotted(token) or token in code_strings():
             continue
         try:
             resolve(token)
@@ -419,3 +457,69 @@ def test_the_readme_opens_with_the_two_commands_then_links_the_docs():
     after = top[first_block.end() :]
     assert "(docs/architecture.md)" in after
     assert "(docs/adding-a-resource.md)" in after
+
+
+# --- the site's pages against the code -------------------------------------------------------
+
+# `make x` in the prose's code, or a line of a code block that runs it.
+MAKE_COMMAND = re.compile(r"`make ([a-z][\w-]*)|^\s*make ([a-z][\w-]*)", re.M)
+METRIC = re.compile(r"\bgroundwork_[a-z_]+")
+BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def makefile_targets() -> set[str]:
+    makefile = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
+
+
+@pytest.mark.parametrize("doc", ALL_DOCS, ids=lambda doc: str(doc.relative_to(ROOT)))
+def test_every_make_target_the_docs_give_exists(doc):
+    named = {inline or block for inline, block in MAKE_COMMAND.findall(read(doc))}
+
+    assert sorted(named - makefile_targets()) == []
+
+
+def test_the_runbooks_name_the_metrics_the_app_exports():
+    exported = {
+        name
+        for path in ROOT.glob("*/metrics.py")
+        for name in re.findall(r'"(groundwork_[a-z_]+)"', path.read_text())
+    }
+    named = {
+        re.sub(r"_(total|bucket|sum|count)$", "", metric)
+        for metric in METRIC.findall(read(RUNBOOKS))
+    }
+
+    assert named, "the runbooks name no metric"
+    # `groundwork_jobs_*` names a family: some exported metric starts with it.
+    unknown = [
+        name
+        for name in named
+        if name not in exported
+        and not (name.endswith("_") and any(f"{metric}_".startswith(name) for metric in exported))
+    ]
+    assert sorted(unknown) == []
+
+
+def test_the_runbooks_name_admin_actions_the_admin_has():
+    descriptions = set()
+    for path in ROOT.glob("*/admin.py"):
+        descriptions |= set(re.findall(r'@admin\.action\(description="([^"]+)"', path.read_text()))
+    named = {phrase for phrase in BOLD.findall(read(RUNBOOKS)) if phrase in descriptions}
+
+    assert named >= {
+        "Process again",
+        "Run failed tasks again",
+        "Retry selected failed emails",
+        "Restore selected projects",
+    }
+
+
+def test_the_runbooks_quote_log_lines_the_code_writes():
+    source = (ROOT / "ai" / "breaker.py").read_text() + (ROOT / "ai" / "router.py").read_text()
+    quoted = re.findall(r"`(AI [^`]+)`", read(RUNBOOKS))
+
+    assert quoted
+    for line in quoted:
+        pattern = re.sub(r"<[^>]+>", "%[sd]", line)
+        assert re.search(re.escape(pattern).replace(re.escape("%[sd]"), "%[sd]"), source), line
