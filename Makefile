@@ -118,8 +118,9 @@ CLIENT := clients/typescript
 ## Regenerate the committed OpenAPI schema (openapi.json), validated, warnings as errors.
 schema: install
 	env -i PATH="$$PATH" HOME="$$HOME" $(SCHEMA_ENV) $(BIN)/python manage.py spectacular \
-		--validate --fail-on-warn --format openapi-json --file openapi.json
-	echo >> openapi.json
+		--validate --fail-on-warn --format openapi-json --file openapi.json.tmp
+	@# Replaced in one step: a test reading it meanwhile sees the old file or the new one.
+	echo >> openapi.json.tmp && mv openapi.json.tmp openapi.json
 
 ## TypeScript client (clients/typescript): npm ci, types from openapi.json, tsc --noEmit.
 client: $(CLIENT)/node_modules/.package-lock.json
