@@ -283,7 +283,7 @@ def test_unknown_key_ids_refetch_at_most_once_a_minute(api, google, purchase, se
     with freeze_time(tick=True) as clock:
         assert push(api, notification).status_code == 200
         google.certificates[ROTATED_KID] = keys()["rotated"].certificate_pem
-        clock.tick(61)
+        clock.tick(90)
         rotated = push_token(key="rotated", kid=ROTATED_KID)
 
         assert push(api, notification, token=rotated).status_code == 200
