@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from config.errors import NotFoundError
@@ -105,3 +105,21 @@ class SoftDeleteModel(BaseModel):
         if self.deleted_at is not None:
             self.deleted_at = None
             self.save(update_fields=["deleted_at", "updated_at"])
+
+
+def delete_in_batches(queryset: models.QuerySet[Any], *, order_by: str, batch_size: int) -> int:
+    """Delete the rows of `queryset`, oldest first by `order_by`, `batch_size` rows per
+    transaction, skipping rows another transaction holds locked (a replay, a send under way);
+    returns how many were deleted. For retention sweeps: no long transaction, no long lock."""
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                queryset.select_for_update(skip_locked=True)
+                .order_by(order_by)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            queryset.model._default_manager.filter(pk__in=ids).delete()
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from config.celery import enqueue_stored_work
 from config.metrics import record_email
+from config.models import delete_in_batches
 from notifications.models import EmailMessage, EmailSuppression
 from notifications.selectors import email_address_normalize, email_suppression_get
 from usage.services import usage_record
@@ -403,19 +404,9 @@ def emails_purge_old(
     expired = (settled & Q(created_at__lt=now - older_than)) | (
         kept_longer & Q(created_at__lt=now - failed_older_than)
     )
-    total = 0
-    while True:
-        with transaction.atomic():
-            message_ids = list(
-                EmailMessage.objects.select_for_update(skip_locked=True)
-                .filter(expired)
-                .order_by("created_at")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            EmailMessage.objects.filter(pk__in=message_ids).delete()
-        total += len(message_ids)
-        if len(message_ids) < batch_size:
-            break
+    total = delete_in_batches(
+        EmailMessage.objects.filter(expired), order_by="created_at", batch_size=batch_size
+    )
     if total:
         logger.info("email retention deleted %d outbox row(s)", total)
     return total

@@ -34,6 +34,7 @@ from django.utils import timezone
 from config.celery import enqueue_stored_work
 from config.errors import BadRequestError
 from config.metrics import record_webhook_event
+from config.models import delete_in_batches
 from webhooks.models import (
     EVENT_ID_MAX_LENGTH,
     EVENT_TYPE_MAX_LENGTH,
@@ -364,19 +365,9 @@ def webhook_purge_old(
     expired = Q(status__in=done, received_at__lt=now - older_than)
     if failed_older_than is not None:
         expired |= Q(status=WebhookEvent.Status.FAILED, received_at__lt=now - failed_older_than)
-    total = 0
-    while True:
-        with transaction.atomic():
-            event_ids = list(
-                WebhookEvent.objects.select_for_update(skip_locked=True)
-                .filter(expired)
-                .order_by("received_at")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            WebhookEvent.objects.filter(pk__in=event_ids).delete()
-        total += len(event_ids)
-        if len(event_ids) < batch_size:
-            break
+    total = delete_in_batches(
+        WebhookEvent.objects.filter(expired), order_by="received_at", batch_size=batch_size
+    )
     if total:
         logger.info("webhook purge deleted %d settled event(s)", total)
     return total
