@@ -92,6 +92,8 @@ def test_the_audit_log_shows_the_whole_session(page: Page, sso: OIDCProvider, li
     # The flag's page links to its own history: the add and the change, with the switch.
     page.goto(reverse("admin:flags_flag_change", args=[flag.pk]))
     page.get_by_role("link", name="History (audit log)").click()
+    expect(page).to_have_url(re.compile(r"/audit/auditevent/\?"))
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
     history = rows(page.locator("#result_list"))
     assert [row["action"] for row in history] == ["admin.change", "admin.add"]
     page.locator("#result_list tbody tr").first.locator("th a, td a").first.click()
