@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Where `make run` serves (HTTP and the WebSocket on one port).
 ADDR ?= 127.0.0.1:8000
+# Test processes side by side (pytest-xdist): more than the cores, since many tests wait on the
+# servers and workers they start.
+TEST_WORKERS ?= 4
 # Apply the migrations only when some are pending: `migrate --check` is a few seconds, a full
 # migrate of a new database a minute or two (most of it dj-stripe's).
 MIGRATE_IF_NEEDED = $(BIN)/python manage.py migrate --check >/dev/null 2>&1 || { \
@@ -16,7 +19,7 @@ MIGRATE_IF_NEEDED = $(BIN)/python manage.py migrate --check >/dev/null 2>&1 || {
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo realtime test lint format worker beat migrate bench bench-dashboard \
-	bench-realtime
+	bench-realtime bench-memory bench-coldstart
 
 ## List the targets with what each does (the default goal).
 help:
@@ -44,11 +47,10 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# One process migrates when needed, prints the banner and starts the server (see welcome.py).
 ## Serve HTTP and the WebSocket on http://127.0.0.1:8000 (Daphne), after a start-up banner.
 run: install
-	@$(MIGRATE_IF_NEEDED)
-	@$(BIN)/python manage.py welcome $(ADDR)
-	$(BIN)/python manage.py runserver $(ADDR)
+	$(BIN)/python manage.py welcome --migrate --serve $(ADDR)
 
 ## Seed demo data (customers, plans, projects, files, AI usage...) and print a staff sign-in.
 demo: install
@@ -60,9 +62,10 @@ realtime: install
 	@$(MIGRATE_IF_NEEDED)
 	$(BIN)/python manage.py realtime_serve --port 8002
 
-## Run the test suite (embedded: SQLite, in-memory cache, eager tasks).
+## Run the test suite (embedded: SQLite, in-memory cache, eager tasks) and list the slowest tests.
 test: install
-	ENVIRONMENT=test $(BIN)/pytest
+	ENVIRONMENT=test $(BIN)/python -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist worksteal \
+		--durations=15
 
 ## Lint, format check, types, the import contract and missing migrations.
 lint: install
@@ -96,6 +99,14 @@ bench-dashboard: install
 ## One realtime process under 5,000 sockets: CPU, memory, connect storm, fan-out (PostgreSQL, Redis).
 bench-realtime: install
 	$(BIN)/python -m bench.realtime
+
+## A web worker's import-time memory per phase, app and package (PostgreSQL, Redis).
+bench-memory: install
+	$(BIN)/python -m bench.memory
+
+## A fresh clone's make install, migrate (SQLite, PostgreSQL) and make run to its first response.
+bench-coldstart: install
+	$(BIN)/python -m bench.coldstart
 
 .PHONY: docs docs-build
 

@@ -21,7 +21,8 @@ from accounts.impersonation import (
 from accounts.models import Impersonation, User
 from accounts.selectors import user_get_cached
 from accounts.services import user_get_or_create_from_claims, user_record_login
-from accounts.tokens import InvalidToken, verify_token
+from accounts.tokens import MAX_SUBJECT_LENGTH, InvalidToken, peek, verify_token
+from accounts.user_cache import user_cache_key
 from config.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -58,17 +59,27 @@ class AuthFailureLimiter:
         ident = BaseThrottle().get_ident(request)
         self.key = f"throttle:{AUTH_FAILURES_SCOPE}:ip:{ident}:{self.window_start}"
 
-    def check(self) -> None:
-        """Raise `RateLimitError` (429) when this IP has no failures left in the window."""
+    def check(self, *, read_ahead_user: str | None = None) -> User | None:
+        """Raise `RateLimitError` (429) when this IP has no failures left in the window.
+
+        `read_ahead_user` names a user whose cached row is read in the same round trip and
+        returned (None when not cached or the cache is down): the token's subject, before the
+        token is verified, so that authentication costs one cache round trip.
+        """
+        keys = [self.key]
+        if read_ahead_user is not None:
+            keys.append(user_cache_key(read_ahead_user))
         try:
-            failures = cache.get(self.key) or 0
+            values = cache.get_many(keys)
         except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
             AUTH_LIMITER_OUTAGE.failed(error)
-            return
+            return None
         AUTH_LIMITER_OUTAGE.recovered()
-        if failures >= self.limit:
+        if (values.get(self.key) or 0) >= self.limit:
             record_rate_limited(scope=AUTH_FAILURES_SCOPE)
             raise RateLimitError(self.retry_after)
+        user = values.get(keys[-1]) if read_ahead_user is not None else None
+        return user if isinstance(user, User) else None
 
     def record_failure(self) -> None:
         """Count one refused token."""
@@ -104,8 +115,9 @@ class JWTAuthentication(BaseAuthentication):
         scheme, _, token = header.partition(" ")
         token = token.strip()
         limiter = AuthFailureLimiter(request)
+        impersonating = is_impersonation_token(token)
         try:
-            limiter.check()
+            cached = limiter.check(read_ahead_user=None if impersonating else _subject(token))
         except RateLimitError:
             record_auth_failure(reason="rate_limited")
             raise
@@ -115,7 +127,7 @@ class JWTAuthentication(BaseAuthentication):
                 raise InvalidToken(
                     "Authorization header must be 'Bearer <token>'", reason="malformed"
                 )
-            if is_impersonation_token(token):
+            if impersonating:
                 impersonation, claims = impersonation_authenticate(token=token)
             else:
                 claims = verify_token(token)
@@ -135,7 +147,7 @@ class JWTAuthentication(BaseAuthentication):
             raise
         if impersonation is not None:
             return self._impersonated(request, impersonation, claims)
-        user = user_get_or_create_from_claims(claims=claims)
+        user = user_get_or_create_from_claims(claims=claims, cached=cached)
         user_id_var.set(user.pk)
         if not user.is_active:
             record_auth_failure(reason="deactivated")
@@ -162,6 +174,13 @@ class JWTAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+def _subject(token: str) -> str | None:
+    """The subject a token claims, unverified: only to read its cached user ahead."""
+    peeked = peek(token)
+    subject = peeked[1].get("sub") if peeked is not None else None
+    return subject if isinstance(subject, str) and 0 < len(subject) <= MAX_SUBJECT_LENGTH else None
 
 
 def socket_user_from_token(token: str) -> User:

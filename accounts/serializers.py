@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import DataExport, User
+from config.api import iso_utc
 from config.serializers import StrictInput
 
 
 class UserOutput(serializers.ModelSerializer[User]):
+    """The profile. The Meta documents the shape; `to_representation` is the fast path (a
+    ModelSerializer builds its fields from the model on every instance, which cost more than the
+    rest of `GET /users/me`)."""
+
     class Meta:
         model = User
         fields = [
@@ -23,6 +30,19 @@ class UserOutput(serializers.ModelSerializer[User]):
             "created_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        return {
+            "id": instance.pk,
+            "email": instance.email,
+            "full_name": instance.full_name,
+            "avatar_url": instance.avatar_url,
+            "role": str(instance.role),
+            "is_active": instance.is_active,
+            "subscription_plan": instance.subscription_plan,
+            "subscription_status": instance.subscription_status,
+            "created_at": iso_utc(instance.created_at),
+        }
 
 
 class UserUpdateInput(StrictInput):

@@ -113,14 +113,21 @@ def profile_from_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
     return profile
 
 
-def user_get_or_create_from_claims(*, claims: Mapping[str, Any]) -> User:
+def user_get_or_create_from_claims(
+    *, claims: Mapping[str, Any], cached: User | None = None
+) -> User:
     """The token's user, created from its claims on first sight (one query when known).
+
+    `cached` is the user as the cache held it when the caller read it already (authentication
+    reads it with the failure limiter); it is used when it is the token's subject.
 
     A known user's `email_verified` follows what a token explicitly says about the same address
     (one UPDATE when it changes): an address confirmed after sign-up starts receiving mail, and
     one the provider says is unverified stops. A token silent about it changes nothing.
     """
-    user = user_get_cached(user_id=claims["sub"])
+    user = cached if cached is not None and cached.pk == claims["sub"] else None
+    if user is None:
+        user = user_get_cached(user_id=claims["sub"])
     if user is not None:
         _user_follow_email_verdict(user=user, claims=claims)
         return user

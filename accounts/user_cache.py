@@ -24,14 +24,15 @@ CACHE_OUTAGE = OutageLog(logger, "user cache unavailable, users read from the da
 USER_CACHE_SECONDS = 60
 
 
-def _key(user_id: str) -> str:
+def user_cache_key(user_id: str) -> str:
+    """The cache key of a user's entry."""
     return f"user:{user_id}"
 
 
 def cached_user(user_id: str) -> User | None:
     """The cached user, or None when absent or the cache is down."""
     try:
-        user: Any = cache.get(_key(user_id))
+        user: Any = cache.get(user_cache_key(user_id))
     except Exception as error:  # noqa: BLE001 - the database answers instead
         CACHE_OUTAGE.failed(error)
         return None
@@ -42,7 +43,7 @@ def cached_user(user_id: str) -> User | None:
 def remember_user(user: User) -> None:
     """Cache `user` (as read from the database) for the next requests."""
     try:
-        cache.set(_key(user.pk), user, USER_CACHE_SECONDS)
+        cache.set(user_cache_key(user.pk), user, USER_CACHE_SECONDS)
     except Exception as error:  # noqa: BLE001 - caching is an optimisation only
         CACHE_OUTAGE.failed(error)
 
@@ -55,7 +56,7 @@ def forget_users(*user_ids: str) -> None:
 
     def forget() -> None:
         try:
-            cache.delete_many([_key(user_id) for user_id in user_ids])
+            cache.delete_many([user_cache_key(user_id) for user_id in user_ids])
         except Exception as error:  # noqa: BLE001 - entries expire on their own
             CACHE_OUTAGE.failed(error)
 

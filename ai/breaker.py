@@ -16,6 +16,9 @@ unix time):
 A caller that `allow` let through must end with `record_success`, `record_failure` or `release`
 (the last when the call ended without a verdict, e.g. the client went away), so a half-open
 probe never holds the probe key longer than the call. The probe key also expires on its own.
+`admit` is `allow` that also says whether the breaker was clean (closed, no failure counted):
+the success of a call admitted clean has nothing to reset (`record_success(clean=True)`), which
+spares the common case a cache round trip.
 
 Times come from `time.time()` (not cache expiry), so tests can freeze time with any backend.
 The cache is an optimisation of availability, never a dependency: when it fails, the breaker
@@ -76,20 +79,30 @@ def state(provider: str) -> State:
 
 def allow(provider: str) -> bool:
     """Whether a call to `provider` may go ahead now (claims the probe when half-open)."""
+    return admit(provider) is not None
+
+
+def admit(provider: str) -> bool | None:
+    """None when a call to `provider` may not go ahead now; otherwise whether the breaker is
+    clean (closed with no failure counted). Claims the probe when half-open; one cache read."""
+    open_key, failures_key = _key(provider, "open_until"), _key(provider, "failures")
     try:
-        open_until = _open_until(provider)
-        if open_until is None:
-            return True
-        if time.time() < open_until:
-            return False
-        return bool(cache.add(_key(provider, "probe"), 1, timeout=_probe_ttl()))
+        found: dict[str, Any] = cache.get_many([open_key, failures_key])
+        if open_key not in found:
+            return failures_key not in found
+        if time.time() < float(found[open_key]):
+            return None
+        return False if cache.add(_key(provider, "probe"), 1, timeout=_probe_ttl()) else None
     except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
         _cache_failed("read", provider, error)
-        return True
+        return False
 
 
-def record_success(provider: str) -> None:
-    """The provider answered: close the breaker and forget the failures."""
+def record_success(provider: str, *, clean: bool = False) -> None:
+    """The provider answered: close the breaker and forget the failures (nothing to do when
+    the call was admitted `clean`)."""
+    if clean:
+        return
     try:
         cache.delete_many(
             [_key(provider, "failures"), _key(provider, "open_until"), _key(provider, "probe")]

@@ -163,10 +163,13 @@ class _Attempts:
 
     def __init__(self) -> None:
         self.failures: list[dict[str, Any]] = []
+        self.clean: dict[str, bool] = {}
 
     def allow(self, step: Step) -> bool:
         """Whether `step`'s breaker lets it be called; a step skipped counts as a failure."""
-        if breaker.allow(step.provider):
+        clean = breaker.admit(step.provider)
+        if clean is not None:
+            self.clean[step.provider] = clean
             return True
         logger.warning(
             "AI provider %s skipped: circuit open",
@@ -195,7 +198,7 @@ class _Attempts:
         except BaseException:
             breaker.release(step.provider)
             raise
-        breaker.record_success(step.provider)
+        breaker.record_success(step.provider, clean=self.clean.get(step.provider, False))
         return result
 
     def failed(self, step: Step, error: ProviderError) -> None:

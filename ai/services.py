@@ -3,7 +3,9 @@
 Every call records exactly one `AIUsage` row and counts `ai_requests` (1) and `ai_tokens` (the
 call's total) with `usage.services.usage_record`:
 
-- a completion that succeeds: the provider's usage and the cost from `AI_MODEL_PRICES`;
+- a completion that succeeds: the provider's usage and the cost from `AI_MODEL_PRICES`, recorded
+  once the answer has been sent (`CompletedCall.record_usage`, run by the view's response when the
+  server closes it), so the caller does not wait for the bookkeeping;
 - a call that fails: the provider and model that failed (or were asked for), zero tokens, and the
   error envelope's code;
 - a stream: when it ends (`StreamEnd`'s usage), fails after its first chunk, or is closed before
@@ -26,7 +28,15 @@ The quota: before each call the user's tokens of the current calendar month (UTC
 cache counter, summed from `AIUsage` when missing); a user at or over their plan's
 `ai_tokens_per_month` gets 429 QUOTA_EXCEEDED. Calls
 running at the same time are all let through, and the call that crosses the limit finishes, so a
-user can end a month slightly over it.
+user can end a month slightly over it. A completion's tokens reach the counter right after its
+answer is sent: the next request on the same connection is read only after that, so only a call
+racing it from another connection, as concurrent calls already do, can start before they count.
+
+The row is inserted with PostgreSQL's asynchronous commit (`_usage_row_insert`): it does not wait
+for the WAL flush (about 4 ms on this machine's disk, more under load). A worker that dies after
+the insert loses nothing; only a crash of the database server itself can lose the last fraction
+of a second of usage rows (at most three `wal_writer_delay`s, 600 ms by default), whose tokens
+the month's counter still holds until it expires.
 
 Longer than most modules: completions, chats and streams share one call record and its usage
 bookkeeping, which reads best kept beside the three entry points that use it.
@@ -43,6 +53,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections, transaction
+from django.db import router as db_router
 
 from accounts.models import User
 from ai import router
@@ -251,6 +263,72 @@ def _estimate_tokens(text_length: int) -> int:
 # --- Recording -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _UsageEntry:
+    """What one call records: its usage row's fields and the metrics' labels."""
+
+    user: User
+    endpoint: str
+    provider: str
+    model: str
+    streamed: bool
+    usage: Usage
+    error_code: str
+    seconds: float
+
+    def write(self) -> None:
+        """The usage row, the counters and the metrics; a fault is logged, never raised (the
+        answer or error the caller gets does not depend on the bookkeeping)."""
+        try:
+            _usage_row_insert(
+                AIUsage(
+                    user=self.user,
+                    endpoint=self.endpoint,
+                    provider=self.provider[:PROVIDER_MAX_LENGTH],
+                    model=self.model[:MODEL_MAX_LENGTH],
+                    streamed=self.streamed,
+                    prompt_tokens=self.usage.prompt_tokens,
+                    completion_tokens=self.usage.completion_tokens,
+                    total_tokens=self.usage.total_tokens,
+                    latency_ms=int(self.seconds * 1000),
+                    success=not self.error_code,
+                    error_code=self.error_code,
+                    cost_estimate=ai_cost_estimate(model=self.model, usage=self.usage),
+                )
+            )
+        except Exception:
+            # The counter below still holds the tokens for the quota until it expires.
+            logger.exception("AI usage row not written")
+        _count_usage(user_id=self.user.pk, tokens=self.usage.total_tokens)
+        record_ai_call(
+            provider=self.provider,
+            model=self.model,
+            outcome=(
+                "success"
+                if not self.error_code
+                else "disconnected"
+                if self.error_code == CLIENT_DISCONNECTED
+                else "error"
+            ),
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens,
+            seconds=self.seconds,
+        )
+
+
+def _usage_row_insert(row: AIUsage) -> None:
+    """Insert `row`; on PostgreSQL outside a transaction, with asynchronous commit (see the
+    module docstring): the insert returns without waiting for the WAL flush."""
+    connection = connections[db_router.db_for_write(AIUsage)]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        row.save(force_insert=True)
+        return
+    with transaction.atomic(using=connection.alias):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        row.save(force_insert=True, using=connection.alias)
+
+
 @dataclass
 class _Call:
     """One AI call being made: records its usage row exactly once, whatever way it ends."""
@@ -277,6 +355,10 @@ class _Call:
     def succeeded(self, *, provider: str, model: str, usage: Usage) -> None:
         self._record(provider=provider, model=model, usage=usage, error_code="")
 
+    def succeeded_later(self, *, provider: str, model: str, usage: Usage) -> _UsageEntry | None:
+        """The success to record once the answer is sent (None if the call is recorded)."""
+        return self._entry(provider=provider, model=model, usage=usage, error_code="")
+
     def failed(
         self,
         *,
@@ -294,36 +376,24 @@ class _Call:
         self.failed(error_code=error.code, provider=provider, model=model)
 
     def _record(self, *, provider: str, model: str, usage: Usage, error_code: str) -> None:
+        entry = self._entry(provider=provider, model=model, usage=usage, error_code=error_code)
+        if entry is not None:
+            entry.write()
+
+    def _entry(
+        self, *, provider: str, model: str, usage: Usage, error_code: str
+    ) -> _UsageEntry | None:
         if self.recorded:
-            return
+            return None
         self.recorded = True
-        AIUsage.objects.create(
+        return _UsageEntry(
             user=self.user,
             endpoint=self.endpoint,
-            provider=provider[:PROVIDER_MAX_LENGTH],
-            model=model[:MODEL_MAX_LENGTH],
-            streamed=self.streamed,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            total_tokens=usage.total_tokens,
-            latency_ms=self.elapsed_ms(),
-            success=not error_code,
-            error_code=error_code,
-            cost_estimate=ai_cost_estimate(model=model, usage=usage),
-        )
-        _count_usage(user_id=self.user.pk, tokens=usage.total_tokens)
-        record_ai_call(
             provider=provider,
             model=model,
-            outcome=(
-                "success"
-                if not error_code
-                else "disconnected"
-                if error_code == CLIENT_DISCONNECTED
-                else "error"
-            ),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
+            streamed=self.streamed,
+            usage=usage,
+            error_code=error_code,
             seconds=time.monotonic() - self.started,
         )
 
@@ -389,6 +459,20 @@ def _call_start(
     )
 
 
+class CompletedCall:
+    """A completion, and the usage of its call, to record once the answer has been sent."""
+
+    def __init__(self, completion: Completion, usage: _UsageEntry | None) -> None:
+        self.completion = completion
+        self._usage = usage
+
+    def record_usage(self) -> None:
+        """Write the call's usage row and count its tokens (once; never raises)."""
+        usage, self._usage = self._usage, None
+        if usage is not None:
+            usage.write()
+
+
 def ai_complete(
     *,
     user: User,
@@ -396,8 +480,12 @@ def ai_complete(
     request: CompletionRequest,
     provider: str | None = None,
     model: str | None = None,
-) -> Completion:
-    """The whole completion of `request` for `user`, within their quota; records its usage.
+) -> CompletedCall:
+    """The whole completion of `request` for `user`, within their quota.
+
+    The caller runs `record_usage()` on the result once the answer has been sent (the views do
+    it when the server closes the response): until then the call has no usage row and its
+    tokens do not count. A call that fails records its row before raising.
 
     `provider` and `model` pin the call (routed chat); otherwise the router picks, among the
     models `user`'s plan allows. Raises ValidationError (422) for a model the plan does not
@@ -425,8 +513,10 @@ def ai_complete(
     except Exception:
         call.failed(error_code=InternalError.code)
         raise
-    call.succeeded(provider=completion.provider, model=completion.model, usage=completion.usage)
-    return replace(completion, latency_ms=call.elapsed_ms())
+    usage = call.succeeded_later(
+        provider=completion.provider, model=completion.model, usage=completion.usage
+    )
+    return CompletedCall(replace(completion, latency_ms=call.elapsed_ms()), usage)
 
 
 class AIStream:

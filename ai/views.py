@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextvars
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.http import HttpResponseBase
@@ -88,6 +89,28 @@ COMPLETION_RESPONSES: dict[Any, Any] = {
 }
 
 
+class AnsweredResponse(Response):
+    """A JSON answer that runs `after` once the server has sent it.
+
+    Servers close a response after writing its body (WSGI's `close()`; gunicorn, Django's ASGI
+    handler and its test client alike), and `close()` runs `after` first, on the request's
+    thread, with the request's context (its ids in the log lines), and before Django's
+    `request_finished` gives the database connection back. So the caller has the answer without
+    waiting for `after`, and a worker stopping gracefully still runs it.
+    """
+
+    def __init__(self, data: Any, *, after: Callable[[], None]) -> None:
+        super().__init__(data)
+        self._after = after
+        self._context = contextvars.copy_context()
+
+    def close(self) -> None:
+        try:
+            self._context.run(self._after)
+        finally:
+            super().close()
+
+
 def _answer(
     request: Request,
     data: dict[str, Any],
@@ -98,7 +121,8 @@ def _answer(
     model: str | None = None,
 ) -> HttpResponseBase:
     """The answer to `messages` with the validated input's `temperature` and `max_tokens`: a
-    Completion, or (input `stream`) the started stream as server-sent events.
+    Completion whose usage is recorded once it has been sent, or (input `stream`) the started
+    stream as server-sent events.
 
     `provider` and `model` pin the call (routed chat); otherwise the input's `model`, if any,
     is asked for and the router picks the provider.
@@ -123,7 +147,10 @@ def _answer(
             request_id=getattr(request._request, "request_id", None),
             user_id=user.pk,
         )
-    return Response(CompletionOutput(ai_complete(**call)).data)
+    completed = ai_complete(**call)
+    return AnsweredResponse(
+        CompletionOutput(completed.completion).data, after=completed.record_usage
+    )
 
 
 class AIStatusView(APIView):

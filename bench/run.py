@@ -42,14 +42,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from bench import streams
+from bench import profile, streams
 
 if TYPE_CHECKING:
     from django.test import Client
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-DATABASE = "groundwork_bench"
+DATABASE = os.environ.get("BENCH_DATABASE", "groundwork_bench")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 USERS, PROJECTS_PER_USER = 64, 200
 
@@ -86,6 +86,7 @@ class Endpoint:
     path: str
     rotate: str | None = None  # "token" or "owner": varied per request over the 64 users
     body: str | None = None  # JSON: the request is then a POST
+    server: str = "project"  # or "bare": the minimal Django of bench/bare.py
 
     @property
     def method(self) -> str:
@@ -98,6 +99,8 @@ ENDPOINTS = [
     Endpoint("health", "/api/v1/public/health"),
     Endpoint("ceiling: constant", "/bench/ceiling/constant"),
     Endpoint("ceiling: 1 query", "/bench/ceiling/query", rotate="owner"),
+    Endpoint("bare: constant", "/constant", server="bare"),
+    Endpoint("bare: 1 query", "/query", rotate="owner", server="bare"),
 ]
 # Through the gateway, and the same request straight to the fake provider (same client, same
 # rotated Authorization header, which the fake ignores).
@@ -146,6 +149,9 @@ def main() -> None:
     )
     parser.add_argument("--no-asgi", action="store_true", help="skip uvicorn even if installed")
     parser.add_argument("--no-record", action="store_true", help="do not append to README.md")
+    parser.add_argument(
+        "--profile-count", type=int, default=2000, help="requests per itemised profile"
+    )
     args = parser.parse_args()
     pools = [parse_pool(value) for value in args.stream_pools.split(",") if value.strip()]
 
@@ -153,6 +159,9 @@ def main() -> None:
     fake, fake_port = start_fake(args.chunks, args.interval_ms, workdir)
     os.environ.update(SERVER_ENV)
     os.environ["OPENAI_BASE_URL"] = f"http://127.0.0.1:{fake_port}/v1"
+    # Metrics in multiprocess mode, as deployed (docker/compose.yaml): the in-process profile
+    # and each server get a directory of their own.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_directory(workdir, "profile"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     try:
         recreate_database()
@@ -168,22 +177,30 @@ def main() -> None:
         endpoints = [*ENDPOINTS[:2], AI_ENDPOINT, *ENDPOINTS[2:]] if ai else ENDPOINTS
         owners, tokens = seed()
         queries = sql_per_request(endpoints, owners, tokens)
+        profiles = profile.itemise(profile_requests(owners, tokens, ai), count=args.profile_count)
         from django.db import connections
 
         connections.close_all()
 
         use_wrk = shutil.which("wrk") is not None
         print(f"load generator: {'wrk' if use_wrk else 'asyncio client (wrk not found)'}")
-        port = free_port()
-        server, log = start_server(port, args.workers, args.threads, workdir)
+        port, bare_port = free_port(), free_port()
+        bare, bare_log = start_bare(bare_port, args.workers, args.threads, workdir)
         overhead: dict[str, list[Result]] | None = None
         try:
-            results = drive(endpoints, port, owners, tokens, args, workdir, use_wrk)
-            memory = worker_peak_memory_mib(server.pid)
-            if ai:
-                overhead = gateway_overhead(port, fake_port, owners, tokens, args, workdir, use_wrk)
+            server, log = start_server(port, args.workers, args.threads, workdir)
+            try:
+                ports = {"project": port, "bare": bare_port}
+                results = drive(endpoints, ports, owners, tokens, args, workdir, use_wrk)
+                memory = worker_memory(server.pid)
+                if ai:
+                    overhead = gateway_overhead(
+                        port, fake_port, owners, tokens, args, workdir, use_wrk
+                    )
+            finally:
+                stop(server, log)
         finally:
-            stop(server, log)
+            stop(bare, bare_log)
         stream_results = []
         if ai and args.streams:
             stream_results = measure_streams(pools, tokens, args, workdir)
@@ -192,6 +209,8 @@ def main() -> None:
         fake.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
     report = render(endpoints, results, queries, memory, args)
+    report += "\nOne steady-state request, itemised (bench/profile.py):\n\n"
+    report += profile.render(profiles)
     if overhead is not None:
         report += "\n" + render_overhead(overhead, args)
     if stream_results:
@@ -312,6 +331,8 @@ def sql_per_request(
     client = Client(HTTP_HOST="127.0.0.1")
     counts = {}
     for endpoint in endpoints:
+        if endpoint.server != "project":
+            continue
         headers = {"Authorization": f"Bearer {tokens[0]}"} if endpoint.rotate == "token" else {}
         path = endpoint.path + (f"?owner={owners[0]}" if endpoint.rotate == "owner" else "")
 
@@ -325,12 +346,33 @@ def sql_per_request(
     return counts
 
 
+def profile_requests(owners: list[str], tokens: list[str], ai: bool) -> list[profile.Request]:
+    """The requests `bench/profile.py` itemises: the list, users/me and, when routed, a
+    completion."""
+    auth = {"Authorization": f"Bearer {tokens[0]}"}
+    requests = [
+        profile.Request("projects list", ENDPOINTS[0].path, auth),
+        profile.Request("users/me", ENDPOINTS[1].path, auth),
+    ]
+    if ai:
+        body = (AI_ENDPOINT.body or "").encode()
+        requests.append(profile.Request("ai completions", AI_PATH, auth, body))
+    return requests
+
+
 def call(client: Client, endpoint: Endpoint, path: str, headers: dict[str, str]) -> int:
     """One request through Django's test client; returns the status code."""
     if endpoint.body is None:
         return int(client.get(path, headers=headers).status_code)
     response = client.post(path, endpoint.body, content_type="application/json", headers=headers)
     return int(response.status_code)
+
+
+def metrics_directory(workdir: Path, name: str) -> Path:
+    """A new, empty PROMETHEUS_MULTIPROC_DIR under `workdir`."""
+    directory = workdir / "prometheus" / name
+    directory.mkdir(parents=True)
+    return directory
 
 
 def free_port() -> int:
@@ -346,6 +388,7 @@ def start_server(
     env = {
         **os.environ,
         **SERVER_ENV,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_directory(workdir, f"server-{port}")),
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
@@ -363,17 +406,43 @@ def start_server(
     else:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         command = [str(gunicorn), "-c", "config/gunicorn.py", app]
-    log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed by the caller
+    return launch(command, env, port, "/api/v1/public/health", workdir / "server.log")
+
+
+def start_bare(
+    port: int, workers: int, threads: int, workdir: Path
+) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """bench/bare.py under gunicorn: the same workers and threads, nothing else configured."""
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--reuse-port",
+        "--preload",
+        "--log-level=warning",
+        "bench.bare:application",
+    ]
+    env = {**os.environ, "BARE_DATABASE_URL": f"{POSTGRES}/{DATABASE}"}
+    return launch(command, env, port, "/constant", workdir / "bare.log")
+
+
+def launch(
+    command: list[str], env: dict[str, str], port: int, ready_path: str, log_path: Path
+) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """Start a server; return once `ready_path` answers."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by the caller
     server = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/public/health", timeout=2)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=2)
             return server, log
         except (urllib.error.URLError, OSError):
             time.sleep(0.2)
     server.kill()
-    raise SystemExit((workdir / "server.log").read_text())
+    raise SystemExit(log_path.read_text())
 
 
 def stop(server: subprocess.Popen[bytes], log: IO[bytes]) -> None:
@@ -387,7 +456,7 @@ def stop(server: subprocess.Popen[bytes], log: IO[bytes]) -> None:
 
 def drive(
     endpoints: list[Endpoint],
-    port: int,
+    ports: dict[str, int],
     owners: list[str],
     tokens: list[str],
     args: argparse.Namespace,
@@ -396,11 +465,13 @@ def drive(
 ) -> dict[str, list[Result]]:
     results: dict[str, list[Result]] = {endpoint.name: [] for endpoint in endpoints}
     for endpoint in endpoints:  # warm-up: imports, pools, caches
+        port = ports[endpoint.server]
         measure(endpoint, port, owners, tokens, 1, args.connections, workdir, use_wrk)
     for round_number in range(args.rounds):
         # Rotate the order each round so no endpoint always runs first or last.
         shift = round_number % len(endpoints)
         for endpoint in endpoints[shift:] + endpoints[:shift]:
+            port = ports[endpoint.server]
             result = measure(
                 endpoint, port, owners, tokens, args.duration, args.connections, workdir, use_wrk
             )
@@ -628,16 +699,33 @@ async def run_asyncio(
     )
 
 
-def worker_peak_memory_mib(master_pid: int) -> float:
-    """The largest peak resident size (VmHWM) among the server's worker processes."""
+@dataclass
+class WorkerMemory:
+    """The largest figures among the server's workers, MiB: the peak resident size (VmHWM,
+    which counts the pages shared with the master in full), and after the load the
+    proportional (PSS: shared pages divided among the processes sharing them) and unique (USS:
+    pages no other process has) sizes."""
+
+    peak_rss: float
+    pss: float
+    uss: float
+
+
+def worker_memory(master_pid: int) -> WorkerMemory:
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    peaks = []
+    peaks, pss, uss = [], [], []
     for pid in children:
         status = Path(f"/proc/{pid}/status").read_text()
-        match = re.search(r"VmHWM:\s+(\d+) kB", status)
-        if match:
-            peaks.append(int(match.group(1)) / 1024)
-    return max(peaks)
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+
+        def kib(text: str, field: str) -> int:
+            match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+            return int(match.group(1)) if match else 0
+
+        peaks.append(kib(status, "VmHWM") / 1024)
+        pss.append(kib(rollup, "Pss") / 1024)
+        uss.append((kib(rollup, "Private_Clean") + kib(rollup, "Private_Dirty")) / 1024)
+    return WorkerMemory(peak_rss=max(peaks), pss=max(pss), uss=max(uss))
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -647,7 +735,7 @@ def render(
     endpoints: list[Endpoint],
     results: dict[str, list[Result]],
     queries: dict[str, tuple[int, int]],
-    memory_mib: float,
+    memory: WorkerMemory,
     args: argparse.Namespace,
 ) -> str:
     def median(name: str, field: str) -> float:
@@ -655,27 +743,35 @@ def render(
 
     constant = median("ceiling: constant", "rps")
     one_query = median("ceiling: 1 query", "rps")
+    bare_constant = median("bare: constant", "rps")
+    bare_query = median("bare: 1 query", "rps")
     cpu = platform.processor() or platform.machine()
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"{os.cpu_count()} cores ({cpu}), gunicorn gthread {args.workers} workers x "
         f"{args.threads} threads, {args.connections} connections, {args.rounds} rounds of "
-        f"{args.duration} s per endpoint (medians). Worker peak memory: {memory_mib:.0f} MiB. "
+        f"{args.duration} s per endpoint (medians). Worker memory: peak RSS "
+        f"{memory.peak_rss:.0f} MiB, after the load PSS {memory.pss:.0f} MiB and USS "
+        f"{memory.uss:.0f} MiB. "
         f"Load average at the end: {os.getloadavg()[0]:.1f}.",
         "",
-        "| endpoint | req/s | p50 ms | p99 ms | x constant | x 1-query | SQL/request | writes "
-        "| errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Ratios: `x bare` to bench/bare.py (Django alone: no middleware, a persistent "
+        "connection), `x ceiling` to the project's own ceiling routes (the whole stack, no work).",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | x bare constant | x bare 1-query "
+        "| x ceiling constant | x ceiling 1-query | SQL/request | writes | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for endpoint in endpoints:
         rps = median(endpoint.name, "rps")
-        statements, writes = queries[endpoint.name]
+        statements, writes = queries.get(endpoint.name, ("-", "-"))
         errors = sum(result.errors for result in results[endpoint.name])
         lines.append(
             f"| {endpoint.name} | {rps:.0f} | {median(endpoint.name, 'p50_ms'):.2f} "
-            f"| {median(endpoint.name, 'p99_ms'):.2f} | {rps / constant:.2f} "
-            f"| {rps / one_query:.2f} | {statements} | {writes} | {errors} |"
+            f"| {median(endpoint.name, 'p99_ms'):.2f} | {rps / bare_constant:.2f} "
+            f"| {rps / bare_query:.2f} | {rps / constant:.2f} | {rps / one_query:.2f} "
+            f"| {statements} | {writes} | {errors} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -31,6 +31,24 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 
 
+def when_ready(server: object) -> None:
+    """In the master, before the workers fork: load what each worker would load on its first
+    request (the URL configuration with every view module, the cache's client), then move every
+    object to the garbage collector's permanent generation. The workers then share those pages
+    with the master instead of each copying them (a collection in a worker writes to every
+    object it scans, and a written page is no longer shared)."""
+    import gc
+
+    from django.core.cache import caches
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view module
+    # The cache backend object only: its connections open in each worker, after the fork.
+    caches["default"]
+    gc.collect()
+    gc.freeze()
+
+
 def post_fork(server: object, worker: object) -> None:
     """Start trace export in each worker: the exporter's thread would not survive the fork."""
     from config.observability import start_tracing

@@ -1,5 +1,5 @@
 """Cross-cutting HTTP middleware: request id, access log, security headers, body size limit,
-query string checks."""
+query string checks, and the page-only stack that API requests skip."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.checks import CheckMessage, Error
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from config.errors import PayloadTooLargeError, ValidationError, error_response
 from config.observability import impersonator_id_var, request_id_var, user_id_var
@@ -175,3 +179,106 @@ class QueryStringMiddleware:
                     },
                 )
         return self.get_response(request)
+
+
+# Requests under these prefixes are the JSON API: token authentication, no cookies, no static
+# files. The API's documentation pages (/api/v1/docs...) are pages.
+API_PREFIXES = ("/api/v1/app/", "/api/v1/public/")
+
+
+class PageMiddleware:
+    """Runs `PAGE_MIDDLEWARE` (sessions, CSRF, Django's authentication, messages, static files,
+    framing) for pages, and skips it for the JSON API, which needs none of it.
+
+    Each of those middleware costs every API request a few microseconds for nothing: DRF
+    authenticates with tokens and exempts its views from CSRF, and no API response sets a
+    cookie or serves a static file. They run here, in their order, as if they were listed in
+    MIDDLEWARE at this place, hooks included (`process_view`, `process_exception`,
+    `process_template_response`), so the admin and the sign-in pages see no difference. API
+    requests keep what of CommonMiddleware the API relies on: the Host checked against
+    ALLOWED_HOSTS, and the Content-Length of the response.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        handler: Any = get_response
+        instances: list[Any] = []
+        for path in reversed(settings.PAGE_MIDDLEWARE):
+            instance = import_string(path)(handler)
+            instances.insert(0, instance)
+            handler = convert_exception_to_response(instance)
+        self.page_chain = handler
+        self.view_hooks = [m.process_view for m in instances if hasattr(m, "process_view")]
+        self.exception_hooks = [
+            m.process_exception for m in reversed(instances) if hasattr(m, "process_exception")
+        ]
+        self.template_hooks = [
+            m.process_template_response
+            for m in reversed(instances)
+            if hasattr(m, "process_template_response")
+        ]
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(API_PREFIXES):
+            return self.page_chain(request)
+        request.is_api = True  # type: ignore[attr-defined]
+        # CommonMiddleware's first act, which enforces ALLOWED_HOSTS (DisallowedHost: a 400).
+        request.get_host()
+        response = self.get_response(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response
+
+    def process_view(self, request: HttpRequest, view: object, args: object, kwargs: object) -> Any:
+        if getattr(request, "is_api", False):
+            return None
+        for hook in self.view_hooks:
+            response = hook(request, view, args, kwargs)
+            if response is not None:
+                return response
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> Any:
+        if getattr(request, "is_api", False):
+            return None
+        for hook in self.exception_hooks:
+            response = hook(request, exception)
+            if response is not None:
+                return response
+        return None
+
+    def process_template_response(self, request: HttpRequest, response: Any) -> Any:
+        if getattr(request, "is_api", False):
+            return response
+        for hook in self.template_hooks:
+            response = hook(request, response)
+        return response
+
+
+# What Django's own checks look for in MIDDLEWARE (admin.E408-E410, security.W002/W003), here
+# looked for in PAGE_MIDDLEWARE, where PageMiddleware runs them for every page.
+REQUIRED_PAGE_MIDDLEWARE = (
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+
+
+def check_page_middleware(**kwargs: Any) -> list[CheckMessage]:
+    """The system check that replaces Django's middleware checks silenced in the settings: the
+    admin's sessions, authentication and messages, CSRF and framing protection are in
+    PAGE_MIDDLEWARE, in an order that works, and PageMiddleware is in MIDDLEWARE to run them."""
+    page = list(getattr(settings, "PAGE_MIDDLEWARE", []))
+    errors: list[CheckMessage] = [
+        Error(f"{path} must be in PAGE_MIDDLEWARE.", id="config.E001")
+        for path in REQUIRED_PAGE_MIDDLEWARE
+        if path not in page
+    ]
+    sessions, authentication = REQUIRED_PAGE_MIDDLEWARE[0], REQUIRED_PAGE_MIDDLEWARE[2]
+    if not errors and page.index(sessions) > page.index(authentication):
+        errors.append(Error(f"{sessions} must come before {authentication}.", id="config.E002"))
+    if f"{__name__}.PageMiddleware" not in settings.MIDDLEWARE:
+        errors.append(Error(f"{__name__}.PageMiddleware must be in MIDDLEWARE.", id="config.E003"))
+    return errors

@@ -25,6 +25,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.fields import empty
 
 NUL = "\x00"
@@ -200,7 +201,15 @@ class QueryInput(serializers.Serializer):
             if raw is empty or not isinstance(raw, str):
                 continue
             name = str(field.field_name)
-            if isinstance(field, serializers.BooleanField) and raw not in BOOLEAN_TEXT:
+            if isinstance(field, serializers.ChoiceField) and raw == "" and not field.allow_blank:
+                # DRF reads an empty query value as absent (its HTML form rule): `?status=`
+                # names no choice, so it is refused like any other value outside the enum.
+                errors[name] = [
+                    ErrorDetail(
+                        field.error_messages["invalid_choice"].format(input=raw), "invalid_choice"
+                    )
+                ]
+            elif isinstance(field, serializers.BooleanField) and raw not in BOOLEAN_TEXT:
                 errors[name] = [_type_error("true or false")]
             elif isinstance(field, serializers.IntegerField) and not INTEGER_TEXT.match(raw):
                 errors[name] = [_type_error("an integer")]

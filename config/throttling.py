@@ -1,10 +1,11 @@
 """Rate limits shared by every worker through the cache (Redis when configured).
 
 A fixed window per scope and caller: every request increments the window's counter atomically
-with `cache.incr` (the first one creates it with `cache.add`), so all processes spend one
-budget. Authenticated callers are counted by user id, anonymous ones by client IP. The state of
-the tightest limit is kept on the request and `RateLimitHeadersMiddleware` turns it into the
-`X-RateLimit-*` headers. When the cache is down the request is served and the fault logged.
+(with Redis, one transaction that creates it with its expiry when new and increments it), so all
+processes spend one budget. Authenticated callers are counted by user id, anonymous ones by
+client IP. The state of the tightest limit is kept on the request and
+`RateLimitHeadersMiddleware` turns it into the `X-RateLimit-*` headers. When the cache is down
+the request is served and the fault logged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +25,7 @@ from rest_framework.throttling import BaseThrottle
 
 from config.metrics import record_rate_limited
 from config.outages import OutageLog
+from config.redis_client import full_key, redis_client
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -65,7 +67,7 @@ class ScopedRateThrottle(BaseThrottle):
         window_start = int(now // window * window)
         key = f"throttle:{self.scope}:{self.caller(request)}:{window_start}"
         try:
-            count = self.increment(key, timeout=window + 1)
+            count = self.count(request, key, timeout=window + 1)
         except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
             RATE_LIMITER_OUTAGE.failed(error)
             return True
@@ -80,14 +82,32 @@ class ScopedRateThrottle(BaseThrottle):
             return False
         return True
 
+    def count(self, request: Request, key: str, *, timeout: int) -> int:
+        """Count this request in the window's counter `key`; the new count."""
+        return self.increment(key, timeout=timeout)
+
     @staticmethod
-    def increment(key: str, *, timeout: int) -> int:
-        """Atomically count one request; one round trip once the window's counter exists."""
-        try:
-            return cache.incr(key)
-        except ValueError:  # first request of the window
-            cache.add(key, 0, timeout=timeout)
-            return cache.incr(key)
+    def increment(key: str, *, timeout: int, along: Callable[[Any], None] | None = None) -> int:
+        """Atomically count one request in `key`; the new count.
+
+        With Redis, one round trip: a transaction creates the window's counter with its expiry
+        when it is new, increments it, and carries the commands `along` queues on the same
+        pipeline. With the in-process cache, its incr (and `along` is not called).
+        """
+        client = redis_client()
+        if client is None:
+            try:
+                return cache.incr(key)
+            except ValueError:  # first request of the window
+                cache.add(key, 0, timeout=timeout)
+                return cache.incr(key)
+        stored = full_key(key)
+        pipe = client.pipeline(transaction=True)
+        pipe.set(stored, 0, ex=timeout, nx=True)
+        pipe.incr(stored)
+        if along is not None:
+            along(pipe)
+        return int(pipe.execute()[1])
 
     def rate_for(self, request: Request) -> str:
         """The scope's rate; a paid plan's `rate_limit` (BILLING_PLANS) replaces the default."""

@@ -37,7 +37,8 @@ class MediaTypeField(serializers.ChoiceField):
 def _usable_name_pattern() -> str:
     """File names whose last path segment keeps a usable character once cleaned (what
     `file_upload_start` accepts): not a dropped control or format character, not a space, not a
-    dot or a separator. Built from the Unicode tables for the Basic Multilingual Plane."""
+    dot or a separator; and no NUL character anywhere. Built from the Unicode tables for the Basic
+    Multilingual Plane."""
     unusable = [
         code
         for code in range(0x10000)
@@ -54,7 +55,8 @@ def _usable_name_pattern() -> str:
     chars = "".join(
         f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges
     )
-    return rf"^(?:[^/\\]*[/\\])*[^/\\]*[^{chars}][^/\\]*$"
+    # No NUL anywhere (API.md §8: request strings never hold one).
+    return rf"^(?:[^/\\\u0000]*[/\\])*[^/\\\u0000]*[^{chars}][^/\\\u0000]*$"
 
 
 USABLE_NAME = RegexValidator(_usable_name_pattern(), "The file name has no usable characters.")

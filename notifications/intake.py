@@ -42,14 +42,10 @@ from typing import Any
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent
 from anymail.utils import get_anymail_setting
-from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 from anymail.webhooks.base import AnymailBasicAuthMixin, AnymailCoreWebhookView
-from anymail.webhooks.postmark import PostmarkTrackingWebhookView
-from anymail.webhooks.resend import ResendTrackingWebhookView
-from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
 from config.errors import AuthenticationError, BadRequestError, ServiceUnavailableError
@@ -61,12 +57,14 @@ from webhooks.registry import register_payload
 
 logger = logging.getLogger(__name__)
 
-# EMAIL_PROVIDER → anymail's tracking webhook view for that provider.
-ESP_VIEWS: dict[str, type[AnymailCoreWebhookView]] = {
-    "postmark": PostmarkTrackingWebhookView,
-    "resend": ResendTrackingWebhookView,
-    "sendgrid": SendGridTrackingWebhookView,
-    "ses": AmazonSESTrackingWebhookView,
+# EMAIL_PROVIDER → anymail's tracking webhook view for that provider. Imported by name when a
+# webhook arrives: Resend's pulls in svix and pydantic, SES's boto3 (together some 19 MiB that
+# every web worker carried).
+ESP_VIEWS: dict[str, str] = {
+    "postmark": "anymail.webhooks.postmark.PostmarkTrackingWebhookView",
+    "resend": "anymail.webhooks.resend.ResendTrackingWebhookView",
+    "sendgrid": "anymail.webhooks.sendgrid.SendGridTrackingWebhookView",
+    "ses": "anymail.webhooks.amazon_ses.AmazonSESTrackingWebhookView",
 }
 # The ledger's provider name while EMAIL_PROVIDER sends no tracking webhooks (the 503's).
 UNTRACKED = "email"
@@ -191,6 +189,21 @@ def tracking_configured(provider: str) -> bool:
     return False
 
 
+def esp_view(provider: str) -> type[AnymailCoreWebhookView]:
+    """anymail's tracking webhook view class for `provider` (a key of ESP_VIEWS)."""
+    view: type[AnymailCoreWebhookView] = import_string(ESP_VIEWS[provider])
+    return view
+
+
+def sns_errors(provider: str) -> tuple[type[Exception], ...]:
+    """The errors of confirming an SNS subscription (boto3's), for SES only."""
+    if provider != "ses":
+        return ()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return BotoCoreError, ClientError
+
+
 class EmailTrackingWebhookView(WebhookIntakeView):
     """The configured email provider's tracking webhook (delivered, bounced, complained, ...)."""
 
@@ -207,7 +220,7 @@ class EmailTrackingWebhookView(WebhookIntakeView):
         provider = self.get_provider()
         http_request = request._request  # anymail reads Django's request: body, META, headers
         try:
-            view = ESP_VIEWS[provider]()
+            view = esp_view(provider)()
         except (AnymailError, ImproperlyConfigured, ValueError, TypeError) as error:
             # A malformed signing secret or public key in the settings.
             logger.error("email tracking webhook misconfigured: %s", error)
@@ -239,7 +252,7 @@ class EmailTrackingWebhookView(WebhookIntakeView):
                 for event in view.parse_events(http_request)
                 if isinstance(event, AnymailTrackingEvent)
             ]
-        except (BotoCoreError, ClientError) as error:
+        except sns_errors(provider) as error:
             # SES: confirming the SNS subscription failed; SNS sends the confirmation again.
             logger.warning("SNS subscription confirmation failed: %s", error)
             raise ServiceUnavailableError(

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from config.errors import NotFoundError
+from config.pagination import CompiledList
 from projects.models import Project
 
 PROJECT_FIELDS = ("id", "name", "description", "owner_id", "created_at", "updated_at")
@@ -19,10 +20,17 @@ def project_list(*, owner: User, search: str | None = None) -> QuerySet[Project,
     `search` keeps names containing it, case-insensitively and literally (`%` and `_` match
     themselves). Rows rather than model instances: the list is the hot path.
     """
-    projects = Project.objects.for_owner(owner)
-    if search:
-        projects = projects.filter(name__icontains=search)
-    return projects.order_by("-created_at", "-id").values(*PROJECT_FIELDS)
+    projects = _project_rows(owner.pk)
+    return projects.filter(name__icontains=search) if search else projects
+
+
+def _project_rows(owner_id: str) -> QuerySet[Project, dict[str, Any]]:
+    projects = Project.objects.for_owner(owner_id).order_by("-created_at", "-id")
+    return projects.values(*PROJECT_FIELDS)
+
+
+# The list without a search: every app start asks for it, so its SQL is compiled once.
+PROJECT_LIST = CompiledList(_project_rows)
 
 
 def project_get(*, owner: User, project_id: str) -> Project:

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from accounts.authentication import authenticated_user
 from config.api import validated
 from config.pagination import PAGE_PARAMETERS, page_of, paginate
-from projects.selectors import project_get, project_list
+from projects.selectors import PROJECT_LIST, project_get, project_list
 from projects.serializers import ProjectInput, ProjectOutput, ProjectUpdateInput
 from projects.services import project_create, project_delete, project_update
 
@@ -27,10 +27,12 @@ class ProjectListCreateView(APIView):
         responses=page_of(ProjectOutput),
     )
     def get(self, request: Request) -> Response:
-        projects = project_list(
-            owner=authenticated_user(request), search=request.query_params.get("search")
-        )
-        return paginate(request, projects).response(ProjectOutput)
+        owner, search = authenticated_user(request), request.query_params.get("search")
+        if search:
+            page = paginate(request, project_list(owner=owner, search=search))
+        else:
+            page = PROJECT_LIST.page(request, owner_id=owner.pk)
+        return page.response(ProjectOutput)
 
     @extend_schema(
         tags=["projects"],

@@ -37,13 +37,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django_redis import get_redis_connection
-from django_redis.cache import RedisCache
 
 from config.outages import OutageLog
+from config.redis_client import full_key, redis_client
 from usage.models import UsageCounter, UsageFlushBatch
 
 logger = logging.getLogger(__name__)
@@ -112,18 +111,6 @@ def _window(since: date) -> list[date]:
     return [today - timedelta(days=n) for n in range((today - first).days + 1)]
 
 
-def _redis() -> Any | None:
-    """The raw Redis client behind the default cache, or None when the cache is not Redis."""
-    if isinstance(caches["default"], RedisCache):
-        return get_redis_connection("default")
-    return None
-
-
-def _full_key(key: str) -> str:
-    """A cache key with the cache's prefix and version, for the raw Redis client."""
-    return str(cache.make_key(key))
-
-
 def _check(metric: str, amount: int) -> None:
     if metric not in METRICS:
         raise ValueError(f"Unknown usage metric {metric!r}")
@@ -142,17 +129,24 @@ def usage_record(*, user_id: str, metric: str, amount: int = 1) -> None:
         return
     day = _today()
     try:
-        client = _redis()
+        client = redis_client()
         if client is None:
             _local_add(metric=metric, day=day, counts={user_id: amount})
             return
-        key = _full_key(_live_key(metric, day))
         pipe = client.pipeline(transaction=True)
-        pipe.hincrby(key, user_id, amount)
-        pipe.expire(key, COUNTER_TTL_SECONDS)
+        usage_record_along(pipe, user_id=user_id, metric=metric, amount=amount)
         pipe.execute()
     except Exception as error:  # noqa: BLE001 - a count is not worth failing a request
         COUNTER_OUTAGE.failed(error)
+
+
+def usage_record_along(pipe: Any, *, user_id: str, metric: str, amount: int = 1) -> None:
+    """Queue `usage_record`'s commands on a Redis pipeline another write sends anyway (the
+    rate limit's), so the count costs no round trip of its own. The caller executes it."""
+    _check(metric, amount)
+    key = full_key(_live_key(metric, _today()))
+    pipe.hincrby(key, user_id, amount)
+    pipe.expire(key, COUNTER_TTL_SECONDS)
 
 
 # --- Reading what is not flushed yet ----------------------------------------------------------
@@ -193,7 +187,7 @@ def usage_cached(*, user_id: str, since: date) -> CachedUsage:
     """
     days = _window(since)
     try:
-        client = _redis()
+        client = redis_client()
         if client is None:
             return _local_cached(user_id=user_id, days=days)
         return _redis_cached(client, user_id=user_id, since=since, days=days)
@@ -205,9 +199,9 @@ def usage_cached(*, user_id: str, since: date) -> CachedUsage:
 def _redis_cached(client: Any, *, user_id: str, since: date, days: list[date]) -> CachedUsage:
     pairs = [(metric, day) for metric in METRICS for day in days]
     pipe = client.pipeline(transaction=True)
-    pipe.smembers(_full_key(PENDING_KEY))
+    pipe.smembers(full_key(PENDING_KEY))
     for metric, day in pairs:
-        pipe.hget(_full_key(_live_key(metric, day)), user_id)
+        pipe.hget(full_key(_live_key(metric, day)), user_id)
     pending, *values = pipe.execute()
     result = CachedUsage()
     for (metric, _day), value in zip(pairs, values, strict=True):
@@ -222,7 +216,7 @@ def _redis_cached(client: Any, *, user_id: str, since: date, days: list[date]) -
     if wanted:
         pipe = client.pipeline(transaction=False)
         for name, _metric in wanted:
-            pipe.hget(_full_key(BATCH_PREFIX + name), user_id)
+            pipe.hget(full_key(BATCH_PREFIX + name), user_id)
         for (name, metric), value in zip(wanted, pipe.execute(), strict=True):
             if value is not None:
                 result.batches[name] = (metric, int(value))
@@ -250,26 +244,26 @@ def usage_flush() -> int:
     Returns how many (user, metric, day) counts were added. Safe to run concurrently with
     recording and with itself; a failure raises (the task retries) and loses nothing.
     """
-    client = _redis()
+    client = redis_client()
     added = _local_flush() if client is None else _redis_flush(client)
     UsageFlushBatch.objects.filter(created_at__lt=timezone.now() - FLUSH_BATCH_RETENTION).delete()
     return added
 
 
 def _redis_flush(client: Any) -> int:
-    pending_key = _full_key(PENDING_KEY)
+    pending_key = full_key(PENDING_KEY)
     keys, names = [pending_key], []
     for metric in METRICS:
         for day in _window(_today() - timedelta(days=LOOKBACK_DAYS)):
             name = f"{metric}:{day.isoformat()}:{uuid.uuid4().hex}"
-            keys += [_full_key(_live_key(metric, day)), _full_key(BATCH_PREFIX + name)]
+            keys += [full_key(_live_key(metric, day)), full_key(BATCH_PREFIX + name)]
             names.append(name)
     client.register_script(_TAKE_SCRIPT)(keys=keys, args=[COUNTER_TTL_SECONDS + 86400, *names])
     added = 0
     # The batches just taken, and any a flush before this one left behind.
     for raw in client.smembers(pending_key):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
-        batch_key = _full_key(BATCH_PREFIX + name)
+        batch_key = full_key(BATCH_PREFIX + name)
         parsed = _parse_batch(name)
         fields = client.hgetall(batch_key) if parsed is not None else {}
         if parsed is not None and fields:

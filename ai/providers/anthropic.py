@@ -2,7 +2,8 @@
 
 The request is reshaped as the Messages API requires: system messages leave the list for the
 `system` parameter (joined by blank lines), and consecutive messages of the same role are merged
-into one (joined by blank lines). `complete` joins the answer's text blocks; `stream` reads the
+into one (joined by blank lines). `complete` joins the answer's text blocks, read from its JSON
+decoded once (`with_raw_response`, not the SDK's typed `Message`); `stream` reads the
 raw events: `message_start` carries the prompt tokens, each `content_block_delta` of type
 `text_delta` becomes a `TextDelta`, `message_delta` carries the stop reason and the output tokens
 (cumulative), and the stream ends with one `StreamEnd`. Closing the generator closes the SDK
@@ -34,7 +35,10 @@ from ai.providers.base import (
     Reply,
     SDKErrors,
     SDKProvider,
+    json_object,
     provider_message,
+    text,
+    tokens,
 )
 
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
@@ -95,19 +99,22 @@ class AnthropicProvider(SDKProvider[anthropic.Anthropic]):
             params["system"] = system
         return params
 
-    def _create(
-        self, request: CompletionRequest, *, model: str, timeout: float
-    ) -> anthropic.types.Message:
+    def _create(self, request: CompletionRequest, *, model: str, timeout: float) -> dict[str, Any]:
         params = self._params(request, model)
-        response: anthropic.types.Message = self.client.messages.create(**params, timeout=timeout)
-        return response
+        raw = self.client.messages.with_raw_response.create(**params, timeout=timeout)
+        return json_object(raw.http_response.json())
 
-    def _read(self, response: anthropic.types.Message) -> Reply:
+    def _read(self, response: dict[str, Any]) -> Reply:
+        """The `message` object's text blocks, usage and stop reason (a missing or mistyped
+        field raises one of `MALFORMED`)."""
+        blocks = [json_object(block) for block in response["content"]]
+        texts = [text(block["text"], required=True) for block in blocks if block["type"] == "text"]
+        usage = json_object(response["usage"])
         return Reply(
-            text="".join(block.text for block in response.content if block.type == "text"),
-            prompt_tokens=response.usage.input_tokens,
-            completion_tokens=response.usage.output_tokens,
-            finish_reason=finish_reason(response.stop_reason),
+            text="".join(texts),
+            prompt_tokens=tokens(usage["input_tokens"]),
+            completion_tokens=tokens(usage["output_tokens"]),
+            finish_reason=finish_reason(text(response.get("stop_reason")) or None),
         )
 
     def _open_stream(

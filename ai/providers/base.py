@@ -190,6 +190,33 @@ class BaseProvider(ABC):
         )
 
 
+def json_object(value: object) -> dict[str, Any]:
+    """`value` when it is a JSON object; TypeError (a malformed answer) otherwise."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def text(value: object, *, required: bool = False) -> str:
+    """A text field of an answer: absent (None) is "" unless `required`; anything but a string
+    raises (a malformed answer)."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def tokens(value: object) -> int:
+    """A token count of an answer: absent is 0; anything but a non-negative integer raises
+    (a malformed answer)."""
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"not a token count: {value!r}")
+    return value
+
+
 def provider_message(body: object, default: str) -> str:
     """The human message of an error body shaped `{"error": {"message"}}` or `{"message"}`."""
     if isinstance(body, dict):

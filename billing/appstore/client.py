@@ -29,30 +29,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cattrs
 import jwt
-from appstoreserverlibrary.models.Environment import Environment
-from appstoreserverlibrary.signed_data_verifier import (
-    SignedDataVerifier,
-    VerificationException,
-    VerificationStatus,
-)
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from django.conf import settings
 
 from config.errors import AppError, BadRequestError, ServiceUnavailableError
 
+if TYPE_CHECKING:
+    from appstoreserverlibrary.signed_data_verifier import (
+        SignedDataVerifier,
+        VerificationException,
+    )
+
 logger = logging.getLogger(__name__)
 
 SERVICE = "apple"
 MALFORMED = "malformed"
 VERIFIERS_CACHED = 32
-
-# What a verified payload may still fail to be once decoded into the library's models.
-DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError)
+# Apple's library (and cattrs with it) is imported when App Store data is first verified: a web
+# worker that never sees any does not carry it. Its values used before it is loaded (reasons are
+# VerificationStatus names in lowercase, environments are Environment values):
+VERIFICATION_FAILURE = "verification_failure"
+INVALID_ENVIRONMENT = "invalid_environment"
+SANDBOX = "Sandbox"
+PRODUCTION = "Production"
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,16 @@ def _rejected(
     return BadRequestError(message, details={"reason": reason})
 
 
+def _decode_errors() -> tuple[type[Exception], ...]:
+    """What a verified payload may still fail to be once decoded into the library's models."""
+    import cattrs
+
+    return ValueError, TypeError, KeyError, AttributeError, cattrs.BaseValidationError
+
+
 def _failed(error: VerificationException) -> AppError:
+    from appstoreserverlibrary.signed_data_verifier import VerificationStatus
+
     if error.status == VerificationStatus.RETRYABLE_VERIFICATION_FAILURE:
         return ServiceUnavailableError(
             "The App Store certificate status could not be checked", details={"service": SERVICE}
@@ -126,6 +138,9 @@ def _root_certificates(paths: tuple[str, ...]) -> tuple[bytes, ...]:
 def _verifier(
     environment: str, bundle_id: str, app_id: int | None, roots: tuple[str, ...]
 ) -> SignedDataVerifier:
+    from appstoreserverlibrary.models.Environment import Environment
+    from appstoreserverlibrary.signed_data_verifier import SignedDataVerifier
+
     return SignedDataVerifier(
         root_certificates=list(_root_certificates(roots)),
         enable_online_checks=False,
@@ -161,7 +176,7 @@ def _unverified_claims(signed: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(signed, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise _rejected(VerificationStatus.VERIFICATION_FAILURE.name.lower()) from None
+        raise _rejected(VERIFICATION_FAILURE) from None
     return dict(claims)
 
 
@@ -169,7 +184,7 @@ def _accepted(environment: Any) -> str:
     """The claimed environment, if this server accepts it; 400 otherwise."""
     if not isinstance(environment, str) or environment not in settings.APPLE_ENVIRONMENT:
         raise _rejected(
-            VerificationStatus.INVALID_ENVIRONMENT.name.lower(),
+            INVALID_ENVIRONMENT,
             "The App Store data is from an environment this server does not accept",
         )
     return environment
@@ -185,8 +200,8 @@ def _claimed_notification_environment(claims: Mapping[str, Any]) -> Any:
     if isinstance(token, dict):
         purchase_id = token.get("externalPurchaseId")
         if isinstance(purchase_id, str) and purchase_id.startswith("SANDBOX"):
-            return Environment.SANDBOX.value
-        return Environment.PRODUCTION.value
+            return SANDBOX
+        return PRODUCTION
     return None
 
 
@@ -195,11 +210,13 @@ def _verified(verify: Callable[[str], object], signed: Any, *, what: str) -> dic
     it is not a JWS string (naming `what`) or does not verify."""
     if not isinstance(signed, str) or not signed:
         raise _rejected(MALFORMED, f"The {what} must be a JWS string")
+    from appstoreserverlibrary.signed_data_verifier import VerificationException
+
     try:
         verify(signed)
     except VerificationException as error:
         raise _failed(error) from None
-    except DECODE_ERRORS:
+    except _decode_errors():
         raise _rejected(MALFORMED) from None
     # The same bytes were just verified: these are the signed claims, unknown fields included.
     return _unverified_claims(signed)

@@ -25,8 +25,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from google.auth import exceptions as google_exceptions
-from google.oauth2 import service_account
 
 from config.errors import (
     BadRequestError,
@@ -74,9 +72,10 @@ def _settings_key() -> tuple[str, str, int]:
 
 def _client() -> Any:
     """This thread's androidpublisher client for the current settings."""
-    # Imported on first use: httplib2 and the API client cost web workers that never call Play
-    # several MiB each.
+    # Imported on first use: google-auth, httplib2 and the API client cost web workers that
+    # never call Play several MiB each.
     import httplib2
+    from google.oauth2 import service_account
     from google_auth_httplib2 import AuthorizedHttp
     from googleapiclient import discovery
 
@@ -115,6 +114,7 @@ def play_call(action: str) -> Iterator[Any]:
     `action` names the call in logs and in the error's details.
     """
     import httplib2
+    from google.auth import exceptions as google_exceptions
     from googleapiclient.errors import Error as GoogleApiClientError
     from googleapiclient.errors import HttpError
 

@@ -39,8 +39,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from google.auth import exceptions as google_exceptions
-from google.auth import jwt as google_jwt
 from rest_framework.request import Request
 
 from billing.googleplay import client as play
@@ -131,6 +129,10 @@ def verify_push_token(token: str) -> Mapping[str, Any]:
         raise ServiceUnavailableError(
             "Pub/Sub push authentication is not configured", details={"service": PUBSUB_SERVICE}
         )
+    # google-auth is imported when a push arrives, not in every web worker.
+    from google.auth import exceptions as google_exceptions
+    from google.auth import jwt as google_jwt
+
     try:
         header = google_jwt.decode_header(token)
     except (google_exceptions.GoogleAuthError, ValueError, TypeError):

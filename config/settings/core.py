@@ -43,8 +43,10 @@ if IS_DEPLOYED:
 
 # --- Applications ----------------------------------------------------------------------------
 INSTALLED_APPS = [
-    # First: its runserver serves HTTP and the WebSocket on one port (ASGI_APPLICATION).
-    "daphne",
+    # First: its runserver serves HTTP and the WebSocket on one port (ASGI_APPLICATION). Not
+    # where the app is deployed: gunicorn and uvicorn serve it there, and daphne (with Twisted)
+    # would cost every process about 13 MiB.
+    *([] if IS_DEPLOYED else ["daphne"]),
     "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -93,6 +95,16 @@ MIDDLEWARE = [
     "config.middleware.QueryStringMiddleware",
     "config.throttling.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # PAGE_MIDDLEWARE (below) for pages; the JSON API skips it.
+    "config.middleware.PageMiddleware",
+    # Counts authenticated /api/v1/app/ requests (usage metric api_requests) after the response.
+    "usage.middleware.UsageMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# What pages need and the JSON API does not: run by config.middleware.PageMiddleware, in this
+# order, at its place in MIDDLEWARE, for every request outside /api/v1/app/ and /api/v1/public/.
+PAGE_MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,9 +112,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Counts authenticated /api/v1/app/ requests (usage metric api_requests) after the response.
-    "usage.middleware.UsageMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -15,12 +15,17 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
     "django.db.backends.", "django_prometheus.db.backends.", 1
 )
 DATABASE_IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+if DATABASE_IS_SQLITE:
+    # Tests on SQLite run in memory, as Django's own backend does by default; said explicitly
+    # because pytest-xdist would otherwise name a file per worker after the engine's path.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # With the pool this makes psycopg check each connection as it is handed out (an empty
-    # query): after a database restart, requests get new connections instead of failing on
-    # the dead ones left in the pool (tests/faults).
+    # psycopg 3 with Django's own connection pool; CONN_MAX_AGE must stay 0 with a pool. The
+    # engine (config/postgresql) is django-prometheus's, whose pool checks each connection it
+    # hands out with a socket poll (a query only when the server has spoken or hung up): after
+    # a database restart requests get new connections instead of failing on dead ones
+    # (tests/faults), and a healthy connection costs no round trip.
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
     # Short waits: with the database down, a request (and readiness) must fail with a 503 in a

@@ -72,9 +72,11 @@ class Reply:
 
     `status` other than 200 answers an error body of that status (`message` in the provider's
     error shape). `hang` waits that many seconds before answering anything (a timeout test).
-    `chunks` are the streamed pieces (default: `text` split into words, spaces kept);
-    `chunk_delay` waits between them. `break_after` closes the connection abruptly after that
-    many text chunks; `error_after` sends the provider's in-stream error after that many chunks.
+    `body`, when not None, is the JSON of a 200 answer in place of the provider's own shape (a
+    malformed answer). `chunks` are the streamed pieces (default: `text` split into words,
+    spaces kept); `chunk_delay` waits between them. `break_after` closes the connection
+    abruptly after that many text chunks; `error_after` sends the provider's in-stream error
+    after that many chunks.
     """
 
     text: str = "Hello from the fake"
@@ -89,6 +91,7 @@ class Reply:
     break_after: int | None = None
     error_after: int | None = None
     model: str | None = None
+    body: Any = None
 
     def pieces(self) -> list[str]:
         """The streamed text chunks."""
@@ -243,6 +246,8 @@ class FakeAI(FakeServer):
                 handler.wait(reply.hang)
             if reply.status != 200:
                 handler.send_json(reply.status, _error_body(api, reply.status, reply.message))
+            elif reply.body is not None:
+                handler.send_json(200, reply.body)
             elif not record.stream:
                 handler.send_json(
                     200,

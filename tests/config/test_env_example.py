@@ -34,6 +34,8 @@ NOT_SETTINGS = {
     "OTEL_PYTHON_EXCLUDED_URLS": "OpenTelemetry",
     # The benchmark's switch for its two ceiling endpoints, set by bench/run.py only.
     "BENCH_CEILINGS": "bench/run.py",
+    # Django's autoreloader marks its serving child with it (`make run`'s banner reads it).
+    "RUN_MAIN": "Django's autoreloader",
 }
 
 

@@ -255,7 +255,12 @@ def test_list_filters_by_status(api, user):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"status": "deleted"}, "status"), ({"limit": 101}, "limit"), ({"skip": -1}, "skip")],
+    [
+        ({"status": "deleted"}, "status"),
+        ({"status": ""}, "status"),
+        ({"limit": 101}, "limit"),
+        ({"skip": -1}, "skip"),
+    ],
 )
 def test_list_rejects_bad_query_parameters(api, user, params, field):
     response = api.as_user(user).get(FILES_URL, params)

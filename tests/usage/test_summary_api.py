@@ -30,7 +30,8 @@ def test_the_summary_has_every_metric_and_limit(api, user):
     body = summary(api.as_user(user))
 
     assert set(body) == {"period_start", "period_end", "metrics", "limits"}
-    assert body["metrics"] == dict.fromkeys(ALL_METRICS, 0)
+    # A request counts as it is admitted: this summary request is the user's first.
+    assert body["metrics"] == {**dict.fromkeys(ALL_METRICS, 0), "api_requests": 1}
     assert body["limits"] == {
         "plan": "free",
         "ai_tokens_per_month": 100_000,
@@ -78,8 +79,8 @@ def test_api_requests_count_authenticated_app_requests(api, user):
     first = metrics(client)["api_requests"]
     second = metrics(client)["api_requests"]
 
-    assert first == 4  # the summary request itself is counted after its response
-    assert second == 5
+    assert first == 5  # a request counts as it is admitted: the summary request counts itself
+    assert second == 6
 
 
 def test_public_anonymous_and_rejected_requests_are_not_counted(api, user):
@@ -90,7 +91,7 @@ def test_public_anonymous_and_rejected_requests_are_not_counted(api, user):
     assert anonymous.get("/api/v1/app/no-such-endpoint").status_code in (401, 404)
 
     assert UsageCounter.objects.count() == 0
-    assert metrics(api.as_user(user))["api_requests"] == 0
+    assert metrics(api.as_user(user))["api_requests"] == 1  # the summary request alone
 
 
 def test_a_deactivated_users_requests_are_not_counted(api, user):
@@ -102,16 +103,27 @@ def test_a_deactivated_users_requests_are_not_counted(api, user):
 
     user.is_active = True
     user.save()
-    assert metrics(client)["api_requests"] == 0
+    assert metrics(client)["api_requests"] == 1  # the summary request alone
 
 
-def test_the_middleware_records_once_per_request(api, user, monkeypatch):
-    calls = []
-    monkeypatch.setattr("usage.middleware.usage_record", lambda **kwargs: calls.append(kwargs))
+def test_each_request_is_counted_once(api, user):
+    client = api.as_user(user)
+    assert client.get("/api/v1/app/users/me").status_code == 200
+    assert client.get("/api/v1/app/projects").status_code == 200
 
-    api.as_user(user).get("/api/v1/app/users/me")
+    assert metrics(client)["api_requests"] == 3
+    flush()
+    assert UsageCounter.objects.get(user=user, metric="api_requests").value == 3
 
-    assert calls == [{"user_id": user.pk, "metric": "api_requests"}]
+
+def test_a_view_with_limits_of_its_own_is_counted_after_its_response(api, user):
+    """The AI views name their own rate limits: the middleware counts their requests."""
+    client = api.as_user(user)
+    assert client.get("/api/v1/app/ai/status").status_code == 200
+
+    assert metrics(client)["api_requests"] == 2
+    flush()
+    assert UsageCounter.objects.get(user=user, metric="api_requests").value == 2
 
 
 @pytest.mark.parametrize("days", ["0", "366", "-1", "abc", "1.5"])

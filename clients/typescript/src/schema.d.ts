@@ -1289,6 +1289,11 @@ export interface components {
             /** @description The limits of the user's current plan. */
             limits: components["schemas"]["UsageLimitsOutput"];
         };
+        /**
+         * @description The profile. The Meta documents the shape; `to_representation` is the fast path (a
+         *     ModelSerializer builds its fields from the model on every instance, which cost more than the
+         *     rest of `GET /users/me`).
+         */
         UserOutput: {
             readonly id: string;
             /** Format: email */

@@ -14,7 +14,7 @@ from ai.providers.base import (
     StreamEnd,
     TextDelta,
 )
-from tests.ai.fakes import ANTHROPIC_KEY, GEMINI_KEY, OPENAI_KEY
+from tests.ai.fakes import ANTHROPIC_KEY, GEMINI_KEY, OPENAI_KEY, Reply
 
 TEXT = "First line\nsecond line\n\nthird"
 
@@ -211,6 +211,63 @@ def test_an_error_inside_the_stream_is_unavailable(fakes, name):
     assert next(stream) == TextDelta("one ")
     with pytest.raises(ProviderUnavailable, match="overloaded"):
         list(stream)
+
+
+# The fewest fields each API's answer carries.
+OPENAI_ANSWER = {
+    "choices": [{"message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+}
+ANTHROPIC_ANSWER = {
+    "content": [{"type": "thinking", "thinking": "..."}, {"type": "text", "text": "Hi"}],
+    "usage": {"input_tokens": 3, "output_tokens": 1},
+    "stop_reason": "end_turn",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "body"), [("openai", OPENAI_ANSWER), ("anthropic", ANTHROPIC_ANSWER)]
+)
+def test_the_fewest_fields_of_an_answer_are_enough(fakes, name, body):
+    fakes[name].push(Reply(body=body))
+
+    completion = registry.get_provider(name).complete(HELLO, model="m", timeout=5)
+
+    assert (completion.content, completion.finish_reason) == ("Hi", "stop")
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (3, 1)
+
+
+def test_an_openai_answer_without_text_or_usage_is_empty(fakes):
+    fakes["openai"].push(Reply(body={"choices": [{"message": {"content": None}}]}))
+
+    completion = registry.get_provider("openai").complete(HELLO, model="m", timeout=5)
+
+    assert (completion.content, completion.finish_reason, completion.usage.total_tokens) == (
+        "",
+        None,
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("openai", "not an object"),
+        ("openai", {"choices": []}),
+        ("openai", {**OPENAI_ANSWER, "choices": [{"message": {"content": ["Hi"]}}]}),
+        ("openai", {**OPENAI_ANSWER, "usage": {"prompt_tokens": "3", "completion_tokens": 1}}),
+        ("openai", {**OPENAI_ANSWER, "usage": {"prompt_tokens": -3, "completion_tokens": 1}}),
+        ("anthropic", {"usage": ANTHROPIC_ANSWER["usage"]}),
+        ("anthropic", {**ANTHROPIC_ANSWER, "content": [{"type": "text", "text": None}]}),
+        ("anthropic", {**ANTHROPIC_ANSWER, "usage": {"input_tokens": 3}}),
+        ("anthropic", {**ANTHROPIC_ANSWER, "usage": {"input_tokens": 3, "output_tokens": 1.5}}),
+    ],
+)
+def test_a_malformed_answer_is_unavailable(fakes, name, body):
+    fakes[name].push(Reply(body=body))
+
+    with pytest.raises(ProviderUnavailable, match="malformed"):
+        registry.get_provider(name).complete(HELLO, model="m", timeout=5)
 
 
 def test_unreachable_provider_is_unavailable(fakes, settings):
