@@ -43,8 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from bench import run
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+POSTGRES = run.POSTGRES
 HEALTH = "/api/v1/public/health"
 # What a new shell would not have: the clone must start from the project's defaults.
 DROPPED_ENV = ("DATABASE_URL", "REDIS_URL", "ENVIRONMENT", "DJANGO_SETTINGS_MODULE", "VIRTUAL_ENV")
@@ -302,20 +304,7 @@ def first_response(
 
 def recreate_database(name: str) -> str:
     """Drop and create the PostgreSQL database `name`; its URL."""
-    subprocess.run(
-        [
-            "psql",
-            f"{POSTGRES}/postgres",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
-            "-c",
-            f"CREATE DATABASE {name}",
-        ],
-        check=True,
-    )
+    run.recreate_database(name)
     return f"{POSTGRES}/{name}"
 
 

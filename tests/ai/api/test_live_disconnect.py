@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 
 from accounts.tokens import mint_development_token
-from ai.models import AIUsage
 from tests.ai.fakes import OPENAI_KEY, FakeAI
+from tests.ai.live_rows import live_usage_rows
 from tests.live import live_server, read_log
 from tests.processes import wait_for
 
 CHAT = "/api/v1/app/ai/chat"
-
-
-def _usage_rows(database_url: str, user_id: str) -> list[tuple[str, bool, int]]:
-    """(error_code, success, completion_tokens) of the user's rows in the server's database."""
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
-            return [
-                (code, bool(success), tokens)
-                for code, success, tokens in db.execute(
-                    "SELECT error_code, success, completion_tokens FROM ai_usage WHERE user_id = ?",
-                    [user_id],
-                )
-            ]
-    rows = AIUsage.objects.filter(user_id=user_id)
-    return list(rows.values_list("error_code", "success", "completion_tokens"))
 
 
 @pytest.mark.live
@@ -72,7 +56,9 @@ def test_a_client_disconnect_cancels_the_upstream_call(live_database_url):
             assert fake.wait_for_disconnect(timeout=10), "the provider call was not closed"
             assert not fake.requests[-1].completed.is_set()
             rows = wait_for(
-                lambda: _usage_rows(live_database_url, subject),
+                lambda: live_usage_rows(
+                    live_database_url, subject, "error_code", "success", "completion_tokens"
+                ),
                 what="the call's usage row",
                 log=lambda: read_log(url),
                 timeout=10,

@@ -9,7 +9,6 @@ error is sent. The last test runs the real server (gunicorn).
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from accounts.tokens import mint_development_token
 from ai.models import AIUsage
 from ai.selectors import ai_tokens_this_month
 from tests.ai.fakes import OPENAI_KEY, FakeAI, Reply, use_fake_ai
+from tests.ai.live_rows import live_usage_rows
 from tests.live import live_server, read_log, request
 from tests.processes import wait_for
 
@@ -170,25 +170,12 @@ def test_the_server_records_a_completion_after_answering(live_database_url):
             assert status == 200, answer
             assert (answer["content"], answer["usage"]["total_tokens"]) == ("Hi there", 9)
             rows = wait_for(
-                lambda: _live_rows(live_database_url, subject),
+                lambda: live_usage_rows(
+                    live_database_url, subject, "provider", "success", "total_tokens"
+                ),
                 what="the completion's usage row",
                 log=lambda: read_log(url),
                 timeout=10,
             )
 
     assert rows == [("openai", True, 9)]
-
-
-def _live_rows(database_url: str, user_id: str) -> list[tuple[str, bool, int]]:
-    """(provider, success, total_tokens) of the user's rows in the server's database."""
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
-            return [
-                (provider, bool(success), tokens)
-                for provider, success, tokens in db.execute(
-                    "SELECT provider, success, total_tokens FROM ai_usage WHERE user_id = ?",
-                    [user_id],
-                )
-            ]
-    rows = AIUsage.objects.filter(user_id=user_id)
-    return list(rows.values_list("provider", "success", "total_tokens"))
