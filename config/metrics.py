@@ -157,12 +157,13 @@ def record_ai_call(
     """An AI call ended: `outcome` success|error|disconnected."""
     provider = _bounded("ai_provider", provider)
     model = _bounded("ai_model", model)
-    AI_REQUESTS.labels(provider=provider, model=model, outcome=outcome).inc()
     if prompt_tokens > 0:
         AI_TOKENS.labels(provider=provider, model=model, kind="prompt").inc(prompt_tokens)
     if completion_tokens > 0:
         AI_TOKENS.labels(provider=provider, model=model, kind="completion").inc(completion_tokens)
     AI_LATENCY.labels(provider=provider, model=model).observe(max(0.0, seconds))
+    # Counted last: a scrape that sees the call also sees its tokens and latency.
+    AI_REQUESTS.labels(provider=provider, model=model, outcome=outcome).inc()
 
 
 def record_email(*, template: str, status: str) -> None:
