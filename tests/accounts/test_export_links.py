@@ -210,6 +210,7 @@ def test_with_a_bucket_the_link_redirects_to_a_presigned_url(
 
 
 @pytest.mark.parametrize("days", ["0", "31"])
+@pytest.mark.standalone
 def test_a_lifetime_out_of_bounds_stops_start_up(days):
     result = run_manage({"EXPORT_LINK_DAYS": days}, "check")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from django.conf import settings
 
 from tests.live import run_manage
@@ -27,6 +28,7 @@ def test_defaults_serve_the_offline_echo_provider():
     assert all(route == ("echo", None) for route in settings.AI_ROUTES.values())
 
 
+@pytest.mark.standalone
 def test_good_values_are_parsed():
     env = {
         "AI_DEFAULT_PROVIDER": "anthropic",
@@ -54,6 +56,7 @@ def test_good_values_are_parsed():
     assert shown["echo"] is True
 
 
+@pytest.mark.standalone
 def test_bad_values_stop_start_up_and_are_all_listed():
     env = {
         "AI_DEFAULT_PROVIDER": "skynet",
@@ -72,6 +75,7 @@ def test_bad_values_stop_start_up_and_are_all_listed():
         assert f"- {name}" in result.stderr, name
 
 
+@pytest.mark.standalone
 def test_production_has_no_echo_unless_named_and_wants_the_default_providers_key():
     from tests.config.test_settings import GOOD_PRODUCTION
 
@@ -94,6 +98,7 @@ def test_production_has_no_echo_unless_named_and_wants_the_default_providers_key
     assert "AI_DEFAULT_PROVIDER=openai has no API key (OPENAI_API_KEY)" in keyless.stderr
 
 
+@pytest.mark.standalone
 def test_every_model_a_call_can_reach_must_be_priced():
     env = {
         "OPENAI_MODEL": "llama3.1:8b",
@@ -112,6 +117,7 @@ def test_every_model_a_call_can_reach_must_be_priced():
     assert accepted.returncode == 0, accepted.stderr
 
 
+@pytest.mark.standalone
 def test_the_default_model_must_be_priced():
     result = run_manage({"AI_DEFAULT_MODEL": "echo-9000"}, "check")
 

@@ -63,6 +63,7 @@ def test_the_task_is_scheduled_daily(settings):
     assert isinstance(entry["schedule"], crontab) and entry["schedule"].hour == {3}
 
 
+@pytest.mark.standalone
 def test_the_retention_setting_reads_the_environment():
     ok = run_manage(
         {"AUDIT_RETENTION_DAYS": "0"},

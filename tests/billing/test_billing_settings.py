@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from django.conf import settings
 
 from billing.tasks import expire_lapsed_entitlements
@@ -27,6 +28,7 @@ def test_defaults():
     assert plans["enterprise"]["rate_limit"] == "1000/minute"
 
 
+@pytest.mark.standalone
 def test_limits_and_prices_come_from_the_environment():
     env = {
         "BILLING_PRO_STORAGE_BYTES": "123",
@@ -48,6 +50,7 @@ def test_limits_and_prices_come_from_the_environment():
     assert billing["currency"] == "eur"
 
 
+@pytest.mark.standalone
 def test_bad_values_stop_start_up_and_are_all_listed():
     env = {
         "BILLING_PRO_STORAGE_BYTES": "-1",
@@ -69,6 +72,7 @@ def test_expiry_runs_hourly_on_beat():
     assert entry == {"task": expire_lapsed_entitlements.name, "schedule": 3600.0}
 
 
+@pytest.mark.standalone
 def test_plan_ai_models_default_by_tier_and_come_from_the_environment():
     default = settings.BILLING_PLANS
     free, pro = default["free"]["ai_models"], default["pro"]["ai_models"]
@@ -93,6 +97,7 @@ def test_plan_ai_models_default_by_tier_and_come_from_the_environment():
     assert plans["enterprise"]["ai_models"] == ["echo-1", "my-model"]
 
 
+@pytest.mark.standalone
 def test_plan_ai_models_must_be_priced_and_include_the_default_model():
     env = {
         "BILLING_FREE_AI_MODELS": "echo-1,gpt-unpriced",

@@ -37,6 +37,7 @@ def test_defaults_leave_every_store_and_identity_webhook_off():
 
 
 @pytest.mark.parametrize("encode", [json.dumps, lambda v: base64.b64encode(json.dumps(v).encode())])
+@pytest.mark.standalone
 def test_good_values_are_parsed(tmp_path, encode):
     root = tmp_path / "AppleRootCA-G3.cer"
     root.write_bytes(b"certificate")
@@ -63,6 +64,7 @@ def test_good_values_are_parsed(tmp_path, encode):
     }
 
 
+@pytest.mark.standalone
 def test_bad_values_stop_start_up_and_are_all_listed():
     env = {
         "IAP_PRODUCT_PLANS": "com.example.free=free",
@@ -84,6 +86,7 @@ def test_bad_values_stop_start_up_and_are_all_listed():
     )
 
 
+@pytest.mark.standalone
 def test_production_refuses_unsigned_apple_data_and_google_fakes(tmp_path):
     from tests.config.test_settings import GOOD_PRODUCTION
 

@@ -55,6 +55,7 @@ except InvalidToken as error:
 """
 
 
+@pytest.mark.standalone
 def test_production_refuses_to_start_and_lists_every_problem():
     result = run_manage({"ENVIRONMENT": "production", "DEBUG": "true"}, "check")
 
@@ -66,6 +67,7 @@ def test_production_refuses_to_start_and_lists_every_problem():
     assert "AUTH_JWT_SECRET or AUTH_JWKS_URL" in message
 
 
+@pytest.mark.standalone
 def test_production_refuses_weak_secrets():
     env = {**GOOD_PRODUCTION, "SECRET_KEY": "short", "AUTH_JWT_SECRET": "tiny"}
 
@@ -76,6 +78,7 @@ def test_production_refuses_weak_secrets():
     assert "AUTH_JWT_SECRET is weak" in result.stderr
 
 
+@pytest.mark.standalone
 def test_production_refuses_sqlite():
     env = {**GOOD_PRODUCTION, "DATABASE_URL": "sqlite:////tmp/prod.sqlite3"}
 
@@ -85,12 +88,14 @@ def test_production_refuses_sqlite():
     assert "DATABASE_URL must point at PostgreSQL" in result.stderr
 
 
+@pytest.mark.standalone
 def test_good_production_configuration_starts():
     result = run_manage(GOOD_PRODUCTION, "check", "--deploy", "--fail-level", "ERROR")
 
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.standalone
 def test_malformed_values_are_listed_in_any_environment():
     env = {
         "ENVIRONMENT": "local",
@@ -107,6 +112,7 @@ def test_malformed_values_are_listed_in_any_environment():
         assert f"- {name}" in result.stderr, name
 
 
+@pytest.mark.standalone
 def test_unknown_environment_is_refused():
     result = run_manage({"ENVIRONMENT": "prod"}, "check")
 
@@ -114,12 +120,14 @@ def test_unknown_environment_is_refused():
     assert "ENVIRONMENT must be one of local, test, staging, production" in result.stderr
 
 
+@pytest.mark.standalone
 def test_embedded_defaults_need_no_environment_at_all(tmp_path):
     result = run_manage({}, "check")
 
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.standalone
 def test_docs_are_off_in_production_unless_enabled():
     probe = "from django.urls import resolve; resolve('/docs'); print('docs-on')"
 
@@ -130,6 +138,7 @@ def test_docs_are_off_in_production_unless_enabled():
     assert "docs-on" in on.stdout, on.stderr
 
 
+@pytest.mark.standalone
 def test_staging_refuses_to_start_like_production():
     result = run_manage({"ENVIRONMENT": "staging", "DEBUG": "true"}, "check")
 
@@ -141,6 +150,7 @@ def test_staging_refuses_to_start_like_production():
     assert "AUTH_JWT_SECRET or AUTH_JWKS_URL" in message
 
 
+@pytest.mark.standalone
 def test_good_staging_configuration_starts():
     result = run_manage(GOOD_STAGING, "check", "--deploy", "--fail-level", "ERROR")
 
@@ -148,6 +158,7 @@ def test_good_staging_configuration_starts():
 
 
 @pytest.mark.parametrize("environment", [GOOD_STAGING, GOOD_PRODUCTION])
+@pytest.mark.standalone
 def test_deployed_environments_refuse_tokens_signed_with_the_public_development_secret(
     environment,
 ):
@@ -156,6 +167,7 @@ def test_deployed_environments_refuse_tokens_signed_with_the_public_development_
     assert last_line(result.stdout) == "refused algorithm", result.stderr
 
 
+@pytest.mark.standalone
 def test_locally_a_configured_jwks_also_turns_the_development_secret_off():
     jwks = {"AUTH_JWKS_URL": "https://id.example.com/.well-known/jwks.json"}
 
@@ -183,6 +195,7 @@ def test_locally_a_configured_jwks_also_turns_the_development_secret_off():
         ),
     ],
 )
+@pytest.mark.standalone
 def test_a_jwks_needs_an_issuer_and_an_audience_when_deployed(environment, changes, problem):
     result = run_manage({**environment, **changes}, "check")
 
@@ -199,6 +212,7 @@ def test_a_jwks_needs_an_issuer_and_an_audience_when_deployed(environment, chang
         {"CLERK_ISSUER_URL": "https://clerk.example.com", "AUTH_AUTHORIZED_PARTIES": "https://app"},
     ],
 )
+@pytest.mark.standalone
 def test_provider_presets_satisfy_the_issuer_and_audience_rule(provider):
     env = {**GOOD_PRODUCTION, "AUTH_JWKS_URL": "", "AUTH_ISSUER": "", "AUTH_AUDIENCE": ""}
 
@@ -207,6 +221,7 @@ def test_provider_presets_satisfy_the_issuer_and_audience_rule(provider):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.standalone
 def test_metrics_are_not_served_open_when_deployed_unless_said_so():
     open_metrics = {**GOOD_PRODUCTION, "METRICS_TOKEN": ""}
 

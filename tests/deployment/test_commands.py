@@ -65,6 +65,7 @@ def _run(
 
 
 @pytest.mark.parametrize("service", ["web", "ai", "realtime", "worker", "beat", "migrate"])
+@pytest.mark.standalone
 def test_the_compose_configuration_passes_the_production_deploy_checks(service, tmp_path):
     result = _run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
@@ -75,6 +76,7 @@ def test_the_compose_configuration_passes_the_production_deploy_checks(service, 
 
 
 @pytest.mark.parametrize("service", ["web", "ai"])
+@pytest.mark.standalone
 def test_the_production_server_loads_the_app_with_the_compose_configuration(service, tmp_path):
     command = _image_command()
     assert command[0] == "gunicorn"
@@ -85,6 +87,7 @@ def test_the_production_server_loads_the_app_with_the_compose_configuration(serv
 
 
 @pytest.mark.parametrize("service", ["worker", "beat"])
+@pytest.mark.standalone
 def test_the_celery_commands_accept_their_options(service, tmp_path):
     command = _command(service)
     assert command[:3] == ["celery", "-A", "config"]
@@ -95,6 +98,7 @@ def test_the_celery_commands_accept_their_options(service, tmp_path):
     assert "Usage: celery" in result.stdout
 
 
+@pytest.mark.standalone
 def test_a_misspelt_celery_option_would_be_caught(tmp_path):
     result = _run(
         ["celery", "-A", "config", "worker", "--without-minglee", "--help"],
@@ -104,6 +108,7 @@ def test_a_misspelt_celery_option_would_be_caught(tmp_path):
     assert result.returncode != 0 and "No such option" in result.stderr
 
 
+@pytest.mark.standalone
 def test_collectstatic_runs_with_the_dockerfiles_throwaway_configuration(tmp_path):
     stage = final_stage()
     index, line = next(
@@ -136,6 +141,7 @@ def test_collectstatic_runs_with_the_dockerfiles_throwaway_configuration(tmp_pat
     assert list(static_root.glob("admin/css/base.*.css"))
 
 
+@pytest.mark.standalone
 def test_the_entrypoint_empties_the_metrics_directory_then_becomes_the_command(tmp_path):
     metrics = tmp_path / "metrics"
     (metrics / "old").mkdir(parents=True)
@@ -157,6 +163,7 @@ def test_the_entrypoint_empties_the_metrics_directory_then_becomes_the_command(t
     assert process.returncode == 7
 
 
+@pytest.mark.standalone
 def test_the_entrypoint_creates_a_missing_metrics_directory_and_needs_none(tmp_path):
     metrics = tmp_path / "not" / "there"
 

@@ -158,6 +158,7 @@ R2 = {
 }
 
 
+@pytest.mark.standalone
 def test_r2_is_s3_with_the_account_endpoint_and_region_auto():
     result = run_manage(R2, "shell", "-c", PRINT_STORAGE)
 
@@ -172,6 +173,7 @@ def test_r2_is_s3_with_the_account_endpoint_and_region_auto():
     assert storage["download_url"].startswith("https://0123abcd.r2.cloudflarestorage.com/")
 
 
+@pytest.mark.standalone
 def test_missing_r2_settings_stop_start_up():
     result = run_manage({"STORAGE_PROVIDER": "r2"}, "check")
 
@@ -180,6 +182,7 @@ def test_missing_r2_settings_stop_start_up():
         assert f"- {name} is required when STORAGE_PROVIDER=r2." in result.stderr
 
 
+@pytest.mark.standalone
 def test_missing_s3_settings_stop_start_up():
     result = run_manage({"STORAGE_PROVIDER": "s3", "AWS_ACCESS_KEY_ID": "only-half"}, "check")
 
@@ -189,6 +192,7 @@ def test_missing_s3_settings_stop_start_up():
     assert "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither." in result.stderr
 
 
+@pytest.mark.standalone
 def test_s3_with_a_bucket_and_region_starts():
     env = {
         "STORAGE_PROVIDER": "s3",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.live import run_manage
 
 
+@pytest.mark.standalone
 def test_time_limit_and_retry_delays_must_fit_in_the_visibility_timeout():
     result = run_manage(
         {
@@ -32,6 +35,7 @@ def test_time_limit_and_retry_delays_must_fit_in_the_visibility_timeout():
     )
 
 
+@pytest.mark.standalone
 def test_short_limits_that_fit_are_accepted():
     result = run_manage(
         {

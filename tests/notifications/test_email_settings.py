@@ -38,6 +38,7 @@ PRINT_EMAIL = (
         ),
     ],
 )
+@pytest.mark.standalone
 def test_the_provider_selects_its_backend(env, backend):
     result = run_manage(
         {**env, "DEFAULT_FROM_EMAIL": "App <hello@example.com>"}, "shell", "-c", PRINT_EMAIL
@@ -48,6 +49,7 @@ def test_the_provider_selects_its_backend(env, backend):
     )
 
 
+@pytest.mark.standalone
 def test_a_provider_without_its_key_is_listed_with_the_other_problems():
     for env, problem in (
         ({"EMAIL_PROVIDER": "resend"}, "EMAIL_PROVIDER=resend needs RESEND_API_KEY."),
@@ -60,6 +62,7 @@ def test_a_provider_without_its_key_is_listed_with_the_other_problems():
         assert "- RATE_LIMIT_AI must look like" in result.stderr
 
 
+@pytest.mark.standalone
 def test_smtp_needs_a_host_and_an_unknown_provider_is_refused():
     result = run_manage({"EMAIL_PROVIDER": "smtp", "STAFF_REPORT_EMAILS": "ops"}, "check")
     assert result.returncode != 0

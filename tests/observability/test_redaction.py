@@ -21,6 +21,7 @@ QUERY = f"token={SECRET}&ticket={SECRET}&X-Amz-Signature={SECRET}&skip=0"
 run_manage = partial(live.run_manage, environment="test")
 
 
+@pytest.mark.standalone
 def test_log_lines_never_carry_credentials_from_a_query_string():
     # As runserver logs a failed request, and as any error naming a URL would.
     script = (

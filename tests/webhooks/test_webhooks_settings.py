@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
@@ -20,6 +21,7 @@ def manage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.standalone
 def test_settings_that_would_send_events_twice_stop_start_up():
     result = manage_check(
         {
@@ -35,12 +37,14 @@ def test_settings_that_would_send_events_twice_stop_start_up():
     assert "WEBHOOK_MAX_RETRIES must be at least 0" in result.stderr
 
 
+@pytest.mark.standalone
 def test_the_defaults_start():
     result = manage_check({})
 
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.standalone
 def test_failed_event_retention_must_be_a_positive_number_of_days():
     result = manage_check({"WEBHOOK_FAILED_RETENTION_DAYS": "0"})
 

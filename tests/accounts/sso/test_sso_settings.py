@@ -29,6 +29,7 @@ PROBE = (
 )
 
 
+@pytest.mark.standalone
 def test_a_complete_configuration_turns_sso_on():
     env = {**SSO, "STAFF_SSO_GROUP_MAP": "support=Support, ops=Support,ops=Operations"}
 
@@ -42,6 +43,7 @@ def test_a_complete_configuration_turns_sso_on():
     )
 
 
+@pytest.mark.standalone
 def test_without_configuration_sso_is_off_and_passwords_work():
     result = run_manage({"ADMIN_PASSWORD_LOGIN": "false"}, "shell", "-c", PROBE)
 
@@ -54,6 +56,7 @@ def test_without_configuration_sso_is_off_and_passwords_work():
     "unset",
     [("OIDC_OP_TOKEN_ENDPOINT",), ("OIDC_RP_CLIENT_SECRET", "OIDC_OP_JWKS_ENDPOINT")],
 )
+@pytest.mark.standalone
 def test_a_partial_configuration_stops_start_up_naming_what_is_missing(unset):
     env = {name: value for name, value in SSO.items() if name not in unset}
 
@@ -63,6 +66,7 @@ def test_a_partial_configuration_stops_start_up_naming_what_is_missing(unset):
     assert f"Staff SSO is partly configured: also set {', '.join(unset)}." in result.stderr
 
 
+@pytest.mark.standalone
 def test_sso_without_allowed_domains_stops_start_up():
     env = {name: value for name, value in SSO.items() if name != "STAFF_SSO_ALLOWED_DOMAINS"}
 
@@ -72,6 +76,7 @@ def test_sso_without_allowed_domains_stops_start_up():
     assert "- STAFF_SSO_ALLOWED_DOMAINS is required with staff SSO" in result.stderr
 
 
+@pytest.mark.standalone
 def test_malformed_sso_values_are_listed():
     env = {**SSO, "STAFF_SSO_GROUP_MAP": "support=Support,no-group", "OIDC_RP_SIGN_ALGO": "none"}
 
@@ -82,6 +87,7 @@ def test_malformed_sso_values_are_listed():
     assert "- OIDC_RP_SIGN_ALGO must be one of" in result.stderr
 
 
+@pytest.mark.standalone
 def test_production_turns_the_password_form_off_and_wants_https_endpoints():
     from tests.config.test_settings import GOOD_PRODUCTION
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import stripe
 from django.conf import settings
 from django.core.checks.registry import registry
@@ -28,6 +29,7 @@ def test_defaults_leave_stripe_off_with_a_pinned_api_version():
     assert settings.DJSTRIPE_SUBSCRIBER_CUSTOMER_KEY == "user_id"
 
 
+@pytest.mark.standalone
 def test_the_key_decides_live_mode_and_the_base_reaches_the_sdk():
     env = {
         "STRIPE_SECRET_KEY": "sk_live_" + "A1" * 12,
@@ -46,6 +48,7 @@ def test_the_key_decides_live_mode_and_the_base_reaches_the_sdk():
     }
 
 
+@pytest.mark.standalone
 def test_bad_stripe_values_stop_start_up_and_are_all_listed():
     env = {
         "STRIPE_SECRET_KEY": "pk_test_" + "a" * 24,
@@ -60,6 +63,7 @@ def test_bad_stripe_values_stop_start_up_and_are_all_listed():
         assert f"- {name}" in result.stderr, name
 
 
+@pytest.mark.standalone
 def test_a_webhook_secret_needs_the_api_key():
     result = run_manage({"STRIPE_WEBHOOK_SECRET": "whsec_x"}, "check")
 
@@ -67,6 +71,7 @@ def test_a_webhook_secret_needs_the_api_key():
     assert "STRIPE_WEBHOOK_SECRET needs STRIPE_SECRET_KEY" in result.stderr
 
 
+@pytest.mark.standalone
 def test_production_refuses_a_fake_stripe_but_starts_without_stripe():
     from tests.config.test_settings import GOOD_PRODUCTION
 
