@@ -21,6 +21,16 @@ from tests.fakes import free_port
 from tests.processes import BASE_DIR, HEALTH, Process, child_env, spawned
 
 APPLYING = "Applying database migrations"
+# `make run` on the embedded defaults whatever the suite runs on: the same on every pass.
+pytestmark = pytest.mark.standalone
+
+
+def embedded_env(database: Path, **overrides: str) -> dict[str, str]:
+    """The suite's environment on the SQLite file `database`, with no Redis or broker."""
+    env = child_env({"DATABASE_URL": f"sqlite:///{database}", **overrides})
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    return env
 
 
 @pytest.fixture
@@ -29,7 +39,7 @@ def database(tmp_path: Path) -> Path:
     apply): Django's own tables are real, the others only recorded, which keeps it to seconds
     where a full migrate takes minutes."""
     path = tmp_path / "db.sqlite3"
-    env = child_env({"DATABASE_URL": f"sqlite:///{path}"})
+    env = embedded_env(path)
     for args in (["migrate", "auth"], ["migrate", "--fake"]):
         subprocess.run(
             [sys.executable, "manage.py", *args, "--noinput"],
@@ -49,7 +59,7 @@ def make_run(database: Path) -> Iterator[Process]:
     """What `make run` runs, on a free port, until its health endpoint answers 200."""
     port = free_port()
     command = [sys.executable, "manage.py", "welcome", "--migrate", "--serve", f"127.0.0.1:{port}"]
-    env = child_env({"DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"})
+    env = embedded_env(database, PYTHONUNBUFFERED="1")
     url = f"http://127.0.0.1:{port}"
     with spawned(command, env, ready=lambda _: ok(url + HEALTH), timeout=90) as process:
         process.url = url
