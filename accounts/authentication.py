@@ -22,7 +22,7 @@ from accounts.models import Impersonation, User
 from accounts.selectors import user_get_cached
 from accounts.services import user_get_or_create_from_claims, user_record_login
 from accounts.tokens import MAX_SUBJECT_LENGTH, InvalidToken, peek, verify_token
-from accounts.user_cache import user_cache_key
+from accounts.user_cache import user_cache_key, user_from_cache
 from config.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -78,8 +78,7 @@ class AuthFailureLimiter:
         if (values.get(self.key) or 0) >= self.limit:
             record_rate_limited(scope=AUTH_FAILURES_SCOPE)
             raise RateLimitError(self.retry_after)
-        user = values.get(keys[-1]) if read_ahead_user is not None else None
-        return user if isinstance(user, User) else None
+        return user_from_cache(values.get(keys[-1])) if read_ahead_user is not None else None
 
     def record_failure(self) -> None:
         """Count one refused token."""
@@ -116,8 +115,9 @@ class JWTAuthentication(BaseAuthentication):
         token = token.strip()
         limiter = AuthFailureLimiter(request)
         impersonating = is_impersonation_token(token)
+        peeked = None if impersonating else peek(token)
         try:
-            cached = limiter.check(read_ahead_user=None if impersonating else _subject(token))
+            cached = limiter.check(read_ahead_user=_subject(peeked))
         except RateLimitError:
             record_auth_failure(reason="rate_limited")
             raise
@@ -130,7 +130,7 @@ class JWTAuthentication(BaseAuthentication):
             if impersonating:
                 impersonation, claims = impersonation_authenticate(token=token)
             else:
-                claims = verify_token(token)
+                claims = verify_token(token, peeked=peeked)
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc.reason)
             record_auth_failure(reason=exc.reason)
@@ -176,9 +176,8 @@ class JWTAuthentication(BaseAuthentication):
         return "Bearer"
 
 
-def _subject(token: str) -> str | None:
-    """The subject a token claims, unverified: only to read its cached user ahead."""
-    peeked = peek(token)
+def _subject(peeked: tuple[dict[str, Any], dict[str, Any]] | None) -> str | None:
+    """The subject a token claims (`peek`), unverified: only to read its cached user ahead."""
     subject = peeked[1].get("sub") if peeked is not None else None
     return subject if isinstance(subject, str) and 0 < len(subject) <= MAX_SUBJECT_LENGTH else None
 

@@ -80,9 +80,16 @@ def peek(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     return header, claims
 
 
-def verify_token(token: str) -> dict[str, Any]:
-    """Verify signature and claims; return the claims or raise `InvalidToken`."""
-    peeked = peek(token)
+def verify_token(
+    token: str, *, peeked: tuple[dict[str, Any], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Verify signature and claims; return the claims or raise `InvalidToken`.
+
+    `peeked` is `peek(token)` when the caller has it already (authentication reads the subject
+    ahead): it only chooses the key, and PyJWT checks the token itself.
+    """
+    if peeked is None:
+        peeked = peek(token)
     if peeked is None:
         raise InvalidToken("Malformed token", reason="malformed")
     key, algorithms = _signing_key(peeked[0])

@@ -1,8 +1,10 @@
 """Prometheus metrics: the business series, their recorders and the scrape's exposition.
 
-django-prometheus exports the HTTP (`django_http_*`), database (`django_db_*`) and cache
-(`django_cache_*`) series; the recorders below add what only the code knows. Other modules call
-them where the event happens (the metric names are what the Grafana dashboards query):
+django-prometheus exports the database (`django_db_*`) and cache (`django_cache_*`) series; the
+HTTP ones (`django_http_*`, by method, status, view and latency, under django-prometheus's names)
+are recorded by `MetricsBeforeMiddleware` and `MetricsAfterMiddleware` below, lighter than its
+own middleware. The recorders below add what only the code knows. Other modules call them where
+the event happens (the metric names are what the Grafana dashboards query):
 
     record_auth_failure(*, reason)                        groundwork_auth_failures_total{reason}
     record_rate_limited(*, scope)                         groundwork_rate_limit_hits_total{scope}
@@ -32,9 +34,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django_prometheus.cache.metrics import (
     django_cache_get_total,
     django_cache_hits_total,
@@ -209,3 +215,142 @@ class InstrumentedLocMemCache(LocMemCache):
             return default
         django_cache_hits_total.labels(backend="locmem").inc()
         return value
+
+
+# --- HTTP series (the django-prometheus middleware, lighter) -----------------------------------
+
+_HTTP_METHODS_PROMETHEUS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "OPTIONS", "CONNECT", "PATCH"}
+)
+UNNAMED_VIEW = "<unnamed view>"
+
+
+class HttpMetrics:
+    """The `django_http_*` series the dashboards, runbooks and tests read, named and bucketed as
+    django-prometheus names them (its `PROMETHEUS_LATENCY_BUCKETS` and namespace settings apply).
+
+    django-prometheus's middleware records about fifteen samples per request, several of them
+    the same count again (requests before and after the middleware, by method, by transport, by
+    view...) or a constant (the charset): each is a locked write to a memory-mapped file in
+    multiprocess mode. These are the ones kept; a labelled child is looked up once per label
+    values and kept.
+    """
+
+    def __init__(self) -> None:
+        from django_prometheus.conf import NAMESPACE, PROMETHEUS_LATENCY_BUCKETS
+
+        def counter(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(name, documentation, labels, namespace=NAMESPACE)
+
+        def histogram(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Histogram:
+            return Histogram(
+                name, documentation, labels, namespace=NAMESPACE, buckets=PROMETHEUS_LATENCY_BUCKETS
+            )
+
+        self.latency_including_middlewares = histogram(
+            "django_http_requests_latency_including_middlewares_seconds",
+            "Histogram of requests processing time (including middleware processing time).",
+        )
+        self.requests_by_method = counter(
+            "django_http_requests_total_by_method", "Count of requests by method.", ("method",)
+        )
+        self.responses_by_status = counter(
+            "django_http_responses_total_by_status", "Count of responses by status.", ("status",)
+        )
+        self.responses_by_status_view_method = counter(
+            "django_http_responses_total_by_status_view_method",
+            "Count of responses by status, view, method.",
+            ("status", "view", "method"),
+        )
+        self.latency_by_view_method = histogram(
+            "django_http_requests_latency_seconds_by_view_method",
+            "Histogram of request processing time labelled by view.",
+            ("view", "method"),
+        )
+        self.responses_streaming = counter(
+            "django_http_responses_streaming_total", "Count of streaming responses."
+        )
+        self.exceptions_by_type = counter(
+            "django_http_exceptions_total_by_type", "Count of exceptions by object type.", ("type",)
+        )
+        self.exceptions_by_view = counter(
+            "django_http_exceptions_total_by_view", "Count of exceptions by view.", ("view",)
+        )
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, looked up once per process and label values."""
+        key = (metric, *values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
+
+_http_metrics: HttpMetrics | None = None
+_http_metrics_lock = threading.Lock()
+
+
+def http_metrics() -> HttpMetrics:
+    """The process's `HttpMetrics`, registered on first use."""
+    global _http_metrics
+    with _http_metrics_lock:
+        if _http_metrics is None:
+            _http_metrics = HttpMetrics()
+    return _http_metrics
+
+
+def _method(request: HttpRequest) -> str:
+    method = request.method or ""
+    return method if method in _HTTP_METHODS_PROMETHEUS else "<invalid method>"
+
+
+def _view_name(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return (match.view_name if match is not None else None) or UNNAMED_VIEW
+
+
+class MetricsBeforeMiddleware:
+    """First in MIDDLEWARE: the request's latency including every middleware
+    (`django_http_requests_latency_including_middlewares_seconds`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.latency = http_metrics().latency_including_middlewares
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        self.latency.observe(time.perf_counter() - started)
+        return response
+
+
+class MetricsAfterMiddleware:
+    """Last in MIDDLEWARE: requests by method, responses by status (and view and method), the
+    view's latency, streaming responses, and exceptions by type and view."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+        self.metrics = http_metrics()
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        metrics = self.metrics
+        method = _method(request)
+        metrics.child(metrics.requests_by_method, method).inc()
+        started = time.perf_counter()
+        response = self.get_response(request)
+        seconds = time.perf_counter() - started
+        view = _view_name(request)
+        status = str(response.status_code)
+        metrics.child(metrics.responses_by_status, status).inc()
+        metrics.child(metrics.responses_by_status_view_method, status, view, method).inc()
+        if getattr(response, "streaming", False):
+            metrics.responses_streaming.inc()
+        metrics.child(metrics.latency_by_view_method, view, method).observe(seconds)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        metrics = self.metrics
+        metrics.child(metrics.exceptions_by_type, type(exception).__name__).inc()
+        if getattr(request, "resolver_match", None) is not None:
+            metrics.child(metrics.exceptions_by_view, _view_name(request)).inc()

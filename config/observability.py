@@ -141,7 +141,7 @@ def build_logging(*, level: str, json: bool) -> dict[str, Any]:
     formatter: dict[str, Any]
     if json:
         formatter = {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
             "format": (
                 "%(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s "
                 "%(impersonator_id)s %(connection_id)s %(task_id)s %(task_name)s %(trace_id)s "

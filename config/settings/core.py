@@ -79,8 +79,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First and last: request counts and latency including every other middleware.
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # First and last: request counts and latency including every other middleware (the series
+    # of django-prometheus's middleware that the dashboards read, config.metrics.HttpMetrics).
+    "config.metrics.MetricsBeforeMiddleware",
     # First, so every response (CORS preflights included) carries X-Request-ID and is logged.
     "config.middleware.RequestIdMiddleware",
     "config.middleware.AccessLogMiddleware",
@@ -99,7 +100,7 @@ MIDDLEWARE = [
     "config.middleware.PageMiddleware",
     # Counts authenticated /api/v1/app/ requests (usage metric api_requests) after the response.
     "usage.middleware.UsageMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "config.metrics.MetricsAfterMiddleware",
 ]
 
 # What pages need and the JSON API does not: run by config.middleware.PageMiddleware, in this

@@ -17,9 +17,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
-from pythonjsonlogger.json import JsonFormatter
 
 from accounts.impersonation import impersonation_end, impersonation_start
 from accounts.models import Impersonation, User
@@ -271,8 +271,9 @@ def test_the_access_log_line_carries_the_impersonator(api, support, user, caplog
     handler = logging.StreamHandler(stream)
     handler.addFilter(RequestContextFilter())
     fmt = build_logging(level="INFO", json=True)["formatters"]["default"]
+    formatter = import_string(fmt["()"])
     handler.setFormatter(
-        JsonFormatter(fmt["format"], rename_fields=fmt["rename_fields"], timestamp=True)
+        formatter(fmt["format"], rename_fields=fmt["rename_fields"], timestamp=True)
     )
     access = logging.getLogger("groundwork.access")
     caplog.set_level(logging.INFO, logger="groundwork.access")

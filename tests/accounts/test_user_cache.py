@@ -138,3 +138,58 @@ def test_a_deleted_user_is_not_served_from_the_cache(api, user):
     # The token's subject is unknown again: the user is created anew from the token's claims.
     assert api.as_user(user).get(ME).status_code == 200
     assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_the_cached_user_is_the_row_as_read_from_the_database(user):
+    from datetime import UTC, datetime
+
+    from accounts.user_cache import cached_user, remember_user
+
+    User.objects.filter(pk=user.pk).update(
+        avatar_url="https://example.com/a.png",
+        subscription_plan="pro",
+        last_login_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        login_count=7,
+        identity_synced_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    stored = User.objects.get(pk=user.pk)
+    remember_user(stored)
+
+    cached = cached_user(user.pk)
+
+    assert cached is not None and not cached._state.adding
+    columns = [field.attname for field in User._meta.concrete_fields]
+    assert [getattr(cached, name) for name in columns] == [
+        getattr(stored, name) for name in columns
+    ]
+    cached.full_name = "Saved from the cache"
+    cached.save()
+    assert User.objects.get(pk=user.pk).full_name == "Saved from the cache"
+
+
+def test_an_entry_of_another_layout_is_read_from_the_database(api, user):
+    """A deploy that changes the columns (or the entry's format) never serves a stale shape."""
+    from django.core.cache import cache
+
+    from accounts.user_cache import user_cache_key
+
+    _warm(api, user)
+    ghost = User(pk=user.pk, email=user.email, full_name="From an older release")
+    cache.set(user_cache_key(user.pk), ghost)  # a pickled model, as entries once were
+    assert api.as_user(user).get(ME).json()["full_name"] == user.full_name
+
+    cache.set(user_cache_key(user.pk), b'["user:id,email", "x", "y"]')
+    assert api.as_user(user).get(ME).json()["full_name"] == user.full_name
+
+
+def test_a_change_also_forgets_the_previous_releases_entry(user):
+    """While a deploy rolls out, the previous release's processes cache the user as a pickled
+    model under `user:<id>`: a change made by this release reaches them at once too."""
+    from django.core.cache import cache
+
+    cache.set(f"user:{user.pk}", user)
+
+    user.full_name = "Changed"
+    user.save()
+
+    assert cache.get(f"user:{user.pk}") is None
