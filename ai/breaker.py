@@ -18,7 +18,8 @@ A caller that `allow` let through must end with `record_success`, `record_failur
 probe never holds the probe key longer than the call. The probe key also expires on its own.
 `admit` is `allow` that also says whether the breaker was clean (closed, no failure counted):
 the success of a call admitted clean has nothing to reset (`record_success(clean=True)`), which
-spares the common case a cache round trip.
+spares the common case a cache round trip; and a caller that reads other keys anyway (the quota's
+token total, `ai.services`) reads the breaker's along with them (`read_keys`, `admit(found=)`).
 
 Times come from `time.time()` (not cache expiry), so tests can freeze time with any backend.
 The cache is an optimisation of availability, never a dependency: when it fails, the breaker
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from django.conf import settings
@@ -82,12 +84,22 @@ def allow(provider: str) -> bool:
     return admit(provider) is not None
 
 
-def admit(provider: str) -> bool | None:
+def read_keys(provider: str) -> tuple[str, str]:
+    """The cache keys `admit` reads, for a caller that reads them along with its own."""
+    return _key(provider, "open_until"), _key(provider, "failures")
+
+
+def admit(provider: str, *, found: Mapping[str, Any] | None = None) -> bool | None:
     """None when a call to `provider` may not go ahead now; otherwise whether the breaker is
-    clean (closed with no failure counted). Claims the probe when half-open; one cache read."""
-    open_key, failures_key = _key(provider, "open_until"), _key(provider, "failures")
+    clean (closed with no failure counted). Claims the probe when half-open.
+
+    One cache read, or none when `found` is what a read of `read_keys(provider)` (among other
+    keys, in the caller's own round trip) returned.
+    """
+    open_key, failures_key = read_keys(provider)
     try:
-        found: dict[str, Any] = cache.get_many([open_key, failures_key])
+        if found is None:
+            found = cache.get_many([open_key, failures_key])
         if open_key not in found:
             return failures_key not in found
         if time.time() < float(found[open_key]):

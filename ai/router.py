@@ -2,6 +2,7 @@
 
 Public surface:
     configured_providers() -> list[str]
+    first_provider(*, provider, model, allowed) -> str | None
     complete(request, *, provider=None, model=None) -> Completion
     stream(request, *, provider=None, model=None) -> Iterator[StreamItem]
 
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -158,16 +159,29 @@ def _kind(error: ProviderError) -> str:
     return "timeout" if isinstance(error, ProviderTimeout) else "unavailable"
 
 
+def first_provider(
+    *, provider: str | None, model: str | None, allowed: Collection[str] | None = None
+) -> str | None:
+    """The provider a call with these arguments tries first; None when its plan is an error
+    (which the call itself then raises)."""
+    try:
+        return plan(provider=provider, model=model, allowed=allowed)[0].provider
+    except AppError:
+        return None
+
+
 class _Attempts:
     """The failures of one call, turned into the final error when every step failed."""
 
-    def __init__(self) -> None:
+    def __init__(self, breakers_read: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.failures: list[dict[str, Any]] = []
         self.clean: dict[str, bool] = {}
+        # Breaker keys the caller read ahead, per provider: each spares that provider's read once.
+        self.breakers_read = dict(breakers_read or {})
 
     def allow(self, step: Step) -> bool:
         """Whether `step`'s breaker lets it be called; a step skipped counts as a failure."""
-        clean = breaker.admit(step.provider)
+        clean = breaker.admit(step.provider, found=self.breakers_read.pop(step.provider, None))
         if clean is not None:
             self.clean[step.provider] = clean
             return True
@@ -263,9 +277,14 @@ def complete(
     provider: str | None = None,
     model: str | None = None,
     allowed: Collection[str] | None = None,
+    breakers_read: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Completion:
-    """A completion from the first provider of the plan that answers (see the module docstring)."""
-    attempts = _Attempts()
+    """A completion from the first provider of the plan that answers (see the module docstring).
+
+    `breakers_read`: per provider, what the caller's read of `breaker.read_keys(provider)`
+    found, so that provider's breaker is not read again.
+    """
+    attempts = _Attempts(breakers_read)
     for step in plan(provider=provider, model=model or request.model, allowed=allowed):
         if not attempts.allow(step):
             continue
@@ -288,12 +307,14 @@ def stream(
     provider: str | None = None,
     model: str | None = None,
     allowed: Collection[str] | None = None,
+    breakers_read: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[StreamItem]:
     """`TextDelta`s then one `StreamEnd` from the first provider that starts answering.
 
     Errors of the plan (400, 422, 502, 503, 504) are raised by the first `next()`.
+    `breakers_read` as for `complete`.
     """
-    attempts = _Attempts()
+    attempts = _Attempts(breakers_read)
     for step in plan(provider=provider, model=model or request.model, allowed=allowed):
         if not attempts.allow(step):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -57,20 +58,39 @@ def ai_tokens_this_month(*, user: User) -> int:
     On a miss the rows are summed (one query) and the total cached; every recorded call adds
     its tokens to it (`ai.services`). A cache outage falls back to the query.
     """
+    return ai_tokens_this_month_along(user=user, keys=())[0]
+
+
+def ai_tokens_this_month_along(
+    *, user: User, keys: Collection[str], read: Mapping[str, Any] | None = None
+) -> tuple[int, dict[str, Any] | None]:
+    """`ai_tokens_this_month`, and the cache entries `keys` read in the same round trip: what
+    the cache holds of them (a key missing from the dict is not cached), or None when the cache
+    could not be read.
+
+    `read`: what an earlier read of the cache found (key -> value, None when not cached); when
+    it holds the month's total and every key of `keys`, the cache is not read again.
+    """
     key = month_tokens_key(user_id=user.pk)
-    try:
-        cached = cache.get(key)
-    except Exception:
-        logger.warning("AI token total not read from the cache", exc_info=True)
-        return ai_tokens_used(user=user, since=month_start())
+    wanted = [key, *keys]
+    found: dict[str, Any]
+    if read is not None and all(name in read for name in wanted):
+        found = {name: read[name] for name in wanted if read[name] is not None}
+    else:
+        try:
+            found = cache.get_many(wanted)
+        except Exception:
+            logger.warning("AI token total not read from the cache", exc_info=True)
+            return ai_tokens_used(user=user, since=month_start()), None
+    cached = found.pop(key, None)
     if cached is not None:
-        return int(cached)
+        return int(cached), found
     used = ai_tokens_used(user=user, since=month_start())
     try:
         cache.add(key, used, MONTH_TOKENS_CACHE_SECONDS)
     except Exception:
         logger.warning("AI token total not cached", exc_info=True)
-    return used
+    return used, found
 
 
 def ai_usage_list(*, user: User) -> QuerySet[AIUsage]:

@@ -1,7 +1,7 @@
 """AI calls on behalf of a user: the quota check, the call through the router, the usage row.
 
 Every call records exactly one `AIUsage` row and counts `ai_requests` (1) and `ai_tokens` (the
-call's total) with `usage.services.usage_record`:
+call's total) with `usage.services.usage_record_many`:
 
 - a completion that succeeds: the provider's usage and the cost from `AI_MODEL_PRICES`, recorded
   once the answer has been sent (`CompletedCall.record_usage`, run by the view's response when the
@@ -44,20 +44,23 @@ bookkeeping, which reads best kept beside the three entry points that use it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, transaction
+from django.db import connections
 from django.db import router as db_router
+from django.db.models import Field
 
 from accounts.models import User
-from ai import router
+from ai import breaker, router
 from ai.models import MODEL_MAX_LENGTH, PROVIDER_MAX_LENGTH, AIUsage
 from ai.providers.base import (
     Completion,
@@ -70,7 +73,12 @@ from ai.providers.base import (
     TextDelta,
     Usage,
 )
-from ai.selectors import ai_tokens_this_month, month_tokens_key, next_month_start
+from ai.selectors import (
+    ai_tokens_this_month,
+    ai_tokens_this_month_along,
+    month_tokens_key,
+    next_month_start,
+)
 from billing.selectors import limits_of
 from config.api import iso_utc
 from config.errors import (
@@ -83,7 +91,8 @@ from config.errors import (
     ValidationError,
 )
 from config.metrics import record_ai_call
-from usage.services import usage_record
+from config.redis_client import full_key, redis_client
+from usage.services import usage_record_many
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +100,12 @@ QUOTA_LIMIT_NAME = "ai_tokens_per_month"
 CLIENT_DISCONNECTED = "CLIENT_DISCONNECTED"
 # Rough size of a token in characters, for streams that end before the provider reports usage.
 ESTIMATE_CHARS_PER_TOKEN = 4
+# KEYS[1]: the month's token total; ARGV[1]: tokens. Adds them only when the total exists
+# (django-redis's `incr` runs the same check).
+_ADD_IF_CACHED = (
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "return redis.call('INCRBY', KEYS[1], ARGV[1]) end return false"
+)
 _PER_MILLION = Decimal(1_000_000)
 _COST_PLACES = Decimal("0.00000001")
 
@@ -205,16 +220,17 @@ def ai_route(*, user: User, complexity: str) -> tuple[str, str]:
 # --- Quota and cost ------------------------------------------------------------------------
 
 
-def ai_quota_check(*, user: User) -> None:
+def ai_quota_check(*, user: User, used: int | None = None) -> None:
     """QuotaExceededError (429) when the user's tokens this month reach their plan's allowance.
 
     No SQL in steady state: the plan is the one synced onto the user (`subscription_plan`, kept
     current by billing's entitlement services and its hourly expiry), and the month's tokens come
-    from a cache counter (`ai_tokens_this_month`).
+    from a cache counter (`ai_tokens_this_month`), or are `used` when the caller read them.
     """
     plan = user.subscription_plan
     allowed = limits_of(plan=plan if plan in settings.BILLING_PLANS else "free").ai_tokens_per_month
-    used = ai_tokens_this_month(user=user)
+    if used is None:
+        used = ai_tokens_this_month(user=user)
     if used >= allowed:
         raise QuotaExceededError(
             "Monthly AI token allowance used up",
@@ -318,15 +334,40 @@ class _UsageEntry:
 
 def _usage_row_insert(row: AIUsage) -> None:
     """Insert `row`; on PostgreSQL outside a transaction, with asynchronous commit (see the
-    module docstring): the insert returns without waiting for the WAL flush."""
+    module docstring) in one statement: the insert returns without waiting for the WAL flush."""
     connection = connections[db_router.db_for_write(AIUsage)]
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         row.save(force_insert=True)
         return
-    with transaction.atomic(using=connection.alias):
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        row.save(force_insert=True, using=connection.alias)
+    fields = _usage_row_fields()
+    params = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_async_insert_sql(connection.alias), params)
+
+
+@functools.cache
+def _usage_row_fields() -> tuple[Field[Any, Any], ...]:
+    """The columns a usage row's insert writes: all but the generated id."""
+    return tuple(field for field in AIUsage._meta.concrete_fields if not field.primary_key)
+
+
+@functools.cache
+def _async_insert_sql(alias: str) -> str:
+    """The usage row's INSERT on PostgreSQL, committed asynchronously.
+
+    In autocommit the statement is its own transaction; `set_config(..., true)` sets
+    `synchronous_commit` for that transaction alone, so its commit does not wait for the WAL
+    flush and nothing else on the connection is affected. One round trip, where
+    `SET LOCAL` needed BEGIN, SET, INSERT and COMMIT.
+    """
+    quote = connections[alias].ops.quote_name
+    columns = ", ".join(quote(field.column) for field in _usage_row_fields())
+    placeholders = ", ".join(["%s"] * len(_usage_row_fields()))
+    # Only the model's own table and column names are formatted in; the values are params.
+    return (
+        f"INSERT INTO {quote(AIUsage._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        "RETURNING set_config('synchronous_commit', 'off', true)"
+    )
 
 
 @dataclass
@@ -340,6 +381,7 @@ class _Call:
     model: str | None
     streamed: bool
     allowed: tuple[str, ...] = ()
+    breakers_read: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     recorded: bool = False
 
@@ -399,18 +441,31 @@ class _Call:
 
 
 def _count_usage(*, user_id: str, tokens: int) -> None:
-    """The metering counters and the month's token total; a fault there never fails the call."""
+    """The metering counters and the month's token total, in one cache round trip with Redis;
+    a fault there never fails the call.
+
+    The total grows only while it is cached (as the cache's `incr`): one that is not is summed
+    from the rows by the next quota check, this call's included.
+    """
+    key = month_tokens_key(user_id=user_id)
+    add_tokens: Callable[[Any], None] | None = None
     if tokens > 0:
-        try:
-            cache.incr(month_tokens_key(user_id=user_id), tokens)
-        except ValueError:
-            pass  # Not cached: the next quota check sums the rows, this call's included.
-        except Exception:
-            logger.warning("AI token total not updated", exc_info=True)
+        if redis_client() is None:
+            try:
+                cache.incr(key, tokens)
+            except ValueError:
+                pass  # Not cached.
+            except Exception:
+                logger.warning("AI token total not updated", exc_info=True)
+        else:
+
+            def add_tokens(pipe: Any) -> None:
+                pipe.eval(_ADD_IF_CACHED, 1, full_key(key), tokens)
+
     try:
-        usage_record(user_id=user_id, metric="ai_requests", amount=1)
-        if tokens > 0:
-            usage_record(user_id=user_id, metric="ai_tokens", amount=tokens)
+        usage_record_many(
+            user_id=user_id, amounts={"ai_requests": 1, "ai_tokens": tokens}, along=add_tokens
+        )
     except Exception:
         logger.exception("AI usage counters not updated")
 
@@ -432,6 +487,17 @@ def _failed_target(error: AppError) -> tuple[str | None, str | None]:
 # --- Calls ---------------------------------------------------------------------------------
 
 
+def ai_read_ahead_keys(*, user: User) -> list[str]:
+    """The cache keys a call for `user` reads before it calls a provider: the month's token
+    total and the breaker of every configured provider (the call reads its first provider's).
+    The AI views' rate limit reads them in its own transaction, so a call needs no cache round
+    trip of its own before the provider's."""
+    keys = [month_tokens_key(user_id=user.pk)]
+    for provider in router.configured_providers():
+        keys += breaker.read_keys(provider)
+    return keys
+
+
 def _call_start(
     *,
     user: User,
@@ -440,14 +506,24 @@ def _call_start(
     provider: str | None,
     model: str | None,
     streamed: bool,
+    read_ahead: Mapping[str, Any] | None = None,
 ) -> _Call:
     """A call for `user` to record, once their plan allows the model it names (ValidationError,
-    422 on `model`, otherwise) and their quota allows a call (QuotaExceededError otherwise)."""
+    422 on `model`, otherwise) and their quota allows a call (QuotaExceededError otherwise).
+
+    `read_ahead`: what a read of `ai_read_ahead_keys(user=user)` found, if the caller made one.
+    """
     allowed = ai_models_allowed(user=user)
     named = model or request.model
     if named:
         ai_model_check(model=named, allowed=allowed)
-    ai_quota_check(user=user)
+    # The first provider's breaker is read with the month's tokens: one cache round trip, or
+    # none when the view's rate limit read them ahead (`ai_read_ahead_keys`).
+    first = router.first_provider(provider=provider, model=named, allowed=allowed)
+    used, found = ai_tokens_this_month_along(
+        user=user, keys=breaker.read_keys(first) if first else (), read=read_ahead
+    )
+    ai_quota_check(user=user, used=used)
     return _Call(
         user=user,
         endpoint=endpoint,
@@ -456,6 +532,7 @@ def _call_start(
         model=model,
         streamed=streamed,
         allowed=allowed,
+        breakers_read={first: found} if first and found is not None else {},
     )
 
 
@@ -480,6 +557,7 @@ def ai_complete(
     request: CompletionRequest,
     provider: str | None = None,
     model: str | None = None,
+    read_ahead: Mapping[str, Any] | None = None,
 ) -> CompletedCall:
     """The whole completion of `request` for `user`, within their quota.
 
@@ -490,7 +568,8 @@ def ai_complete(
     `provider` and `model` pin the call (routed chat); otherwise the router picks, among the
     models `user`'s plan allows. Raises ValidationError (422) for a model the plan does not
     allow, the router's AppErrors (400, 502, 503, 504) and QuotaExceededError (429).
-    `latency_ms` is the call's time as seen here, fallbacks included.
+    `latency_ms` is the call's time as seen here, fallbacks included. `read_ahead`: what the
+    caller's read of `ai_read_ahead_keys(user=user)` found (spares the call that read).
     """
     call = _call_start(
         user=user,
@@ -499,9 +578,16 @@ def ai_complete(
         provider=provider,
         model=model,
         streamed=False,
+        read_ahead=read_ahead,
     )
     try:
-        completion = router.complete(request, provider=provider, model=model, allowed=call.allowed)
+        completion = router.complete(
+            request,
+            provider=provider,
+            model=model,
+            allowed=call.allowed,
+            breakers_read=call.breakers_read,
+        )
     except AppError as error:
         call.refused(error)
         raise
@@ -617,19 +703,32 @@ def ai_stream(
     request: CompletionRequest,
     provider: str | None = None,
     model: str | None = None,
+    read_ahead: Mapping[str, Any] | None = None,
 ) -> AIStream:
     """Start streaming `request` for `user`, within their quota.
 
     The first item is read before this returns, so every failure before the stream starts
     (422 model, 429 quota, the router's 400/502/503/504) is raised here, with its usage row
-    recorded (except for 422 and 429: nothing was called).
+    recorded (except for 422 and 429: nothing was called). `read_ahead` as for `ai_complete`.
     """
     call = _call_start(
-        user=user, endpoint=endpoint, request=request, provider=provider, model=model, streamed=True
+        user=user,
+        endpoint=endpoint,
+        request=request,
+        provider=provider,
+        model=model,
+        streamed=True,
+        read_ahead=read_ahead,
     )
     try:
         upstream = iter(
-            router.stream(request, provider=provider, model=model, allowed=call.allowed)
+            router.stream(
+                request,
+                provider=provider,
+                model=model,
+                allowed=call.allowed,
+                breakers_read=call.breakers_read,
+            )
         )
     except AppError as error:
         call.refused(error)

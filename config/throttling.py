@@ -6,6 +6,14 @@ processes spend one budget. Authenticated callers are counted by user id, anonym
 client IP. The state of the tightest limit is kept on the request and
 `RateLimitHeadersMiddleware` turns it into the `X-RateLimit-*` headers. When the cache is down
 the request is served and the fault logged.
+
+A view under several limits (the AI views: the default one and `RATE_LIMIT_AI`) can check them
+with one throttle whose `companion_scopes` name the others: every window is counted in the same
+transaction, one round trip instead of one per limit, and each limit answers as its own
+throttle would (its headers, its 429 and Retry-After, its metric). Such a throttle can also
+name cache keys its view will read (`read_ahead`): they are read in that transaction too and
+left on the request (`cache_read_ahead`: key -> the cached value, None when not cached), so
+the view reads them without a round trip of its own.
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -38,6 +48,46 @@ PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RATE_LIMITER_OUTAGE = OutageLog(logger, "rate limiter unavailable, requests allowed")
 
 
+@dataclass
+class Window:
+    """One limit's fixed window for one caller: its counter's key, and the count once counted."""
+
+    scope: str
+    limit: int
+    start: int
+    seconds: int
+    key: str
+    count: int = field(default=0, compare=False)
+
+    @property
+    def timeout(self) -> int:
+        return self.seconds + 1
+
+
+@dataclass
+class _Along:
+    """What `increment` does along with the count it is asked for: the companion windows to
+    count, the cache keys to read, and what it found of them."""
+
+    windows: tuple[Window, ...] = ()
+    reads: tuple[str, ...] = ()
+    found: dict[str, Any] = field(default_factory=dict)
+
+
+# Set by `ScopedRateThrottle.allow_request` around `count`, so that a subclass's `count` (the
+# metered one's, which adds its own commands) carries it without having to know.
+_along: ContextVar[_Along | None] = ContextVar("throttle_along", default=None)
+
+
+@contextmanager
+def _counting_along(along: _Along) -> Iterator[_Along]:
+    token = _along.set(along)
+    try:
+        yield along
+    finally:
+        _along.reset(token)
+
+
 @dataclass(frozen=True)
 class RateLimitState:
     """What the client is told about one limit after this request."""
@@ -54,33 +104,59 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 class ScopedRateThrottle(BaseThrottle):
-    """Counts requests per scope and caller in a fixed window held in the cache."""
+    """Counts requests per scope and caller in a fixed window held in the cache.
+
+    `companion_scopes`: further limits checked with this one, and `read_ahead`: cache keys read,
+    both in the same round trip (see the module docstring).
+    """
 
     scope = "default"
+    companion_scopes: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.wait_seconds: float | None = None
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        limit, window = parse_rate(self.rate_for(request))
         now = time.time()
-        window_start = int(now // window * window)
-        key = f"throttle:{self.scope}:{self.caller(request)}:{window_start}"
+        caller = self.caller(request)
+        own, *companions = [
+            self.window(request, scope, caller=caller, now=now)
+            for scope in (self.scope, *self.companion_scopes)
+        ]
+        reads = tuple(self.read_ahead(request))
         try:
-            count = self.count(request, key, timeout=window + 1)
+            with _counting_along(_Along(tuple(companions), reads)) as along:
+                own.count = self.count(request, own.key, timeout=own.timeout)
         except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
             RATE_LIMITER_OUTAGE.failed(error)
             return True
         RATE_LIMITER_OUTAGE.recovered()
-        state = RateLimitState(
-            limit=limit, remaining=max(0, limit - count), reset_at=window_start + window
-        )
-        self.remember(request, state)
-        if count > limit:
-            self.wait_seconds = max(1, math.ceil(window_start + window - now))
-            record_rate_limited(scope=self.scope)
-            return False
-        return True
+        if reads:
+            request._request.cache_read_ahead = along.found  # type: ignore[attr-defined]
+        allowed = True
+        for window in (own, *companions):
+            state = RateLimitState(
+                limit=window.limit,
+                remaining=max(0, window.limit - window.count),
+                reset_at=window.start + window.seconds,
+            )
+            self.remember(request, state)
+            if window.count > window.limit:
+                wait = max(1, math.ceil(window.start + window.seconds - now))
+                self.wait_seconds = max(wait, self.wait_seconds or 0)
+                record_rate_limited(scope=window.scope)
+                allowed = False
+        return allowed
+
+    def window(self, request: Request, scope: str, *, caller: str, now: float) -> Window:
+        """`scope`'s current window for `caller`."""
+        limit, seconds = parse_rate(self.rate_for(request, scope))
+        start = int(now // seconds * seconds)
+        return Window(scope, limit, start, seconds, f"throttle:{scope}:{caller}:{start}")
+
+    def read_ahead(self, request: Request) -> list[str]:
+        """Cache keys the view will read, to read in the limit's transaction (none here)."""
+        return []
 
     def count(self, request: Request, key: str, *, timeout: int) -> int:
         """Count this request in the window's counter `key`; the new count."""
@@ -92,31 +168,47 @@ class ScopedRateThrottle(BaseThrottle):
 
         With Redis, one round trip: a transaction creates the window's counter with its expiry
         when it is new, increments it, and carries the commands `along` queues on the same
-        pipeline. With the in-process cache, its incr (and `along` is not called).
+        pipeline. With the in-process cache, its incr (and `along` is not called). Called by a
+        throttle with companion scopes or keys to read ahead, it counts their windows (setting
+        their `count`) and reads the keys, in the same transaction.
         """
+        also = _along.get() or _Along()
         client = redis_client()
         if client is None:
-            try:
-                return cache.incr(key)
-            except ValueError:  # first request of the window
-                cache.add(key, 0, timeout=timeout)
-                return cache.incr(key)
-        stored = full_key(key)
+            for window in also.windows:
+                window.count = _cache_increment(window.key, timeout=window.timeout)
+            cached = cache.get_many(also.reads) if also.reads else {}
+            also.found = {read: cached.get(read) for read in also.reads}
+            return _cache_increment(key, timeout=timeout)
         pipe = client.pipeline(transaction=True)
-        pipe.set(stored, 0, ex=timeout, nx=True)
-        pipe.incr(stored)
+        for stored, expiry in [(key, timeout), *((w.key, w.timeout) for w in also.windows)]:
+            pipe.set(full_key(stored), 0, ex=expiry, nx=True)
+            pipe.incr(full_key(stored))
+        if also.reads:
+            pipe.mget([full_key(read) for read in also.reads])
         if along is not None:
             along(pipe)
-        return int(pipe.execute()[1])
+        results = pipe.execute()
+        for position, window in enumerate(also.windows, start=1):
+            window.count = int(results[2 * position + 1])
+        if also.reads:
+            values = results[2 * len(also.windows) + 2]
+            also.found = {
+                read: None if value is None else _decode(value)
+                for read, value in zip(also.reads, values, strict=True)
+            }
+        return int(results[1])
 
-    def rate_for(self, request: Request) -> str:
-        """The scope's rate; a paid plan's `rate_limit` (BILLING_PLANS) replaces the default."""
-        if self.scope == "default":
+    def rate_for(self, request: Request, scope: str | None = None) -> str:
+        """The rate of `scope` (this throttle's by default); a paid plan's `rate_limit`
+        (BILLING_PLANS) replaces the default scope's."""
+        scope = scope or self.scope
+        if scope == "default":
             plan = getattr(request.user, "subscription_plan", "free")
             plan_rate = settings.BILLING_PLANS.get(plan, {}).get("rate_limit")
             if plan != "free" and plan_rate:
                 return str(plan_rate)
-        return str(settings.RATE_LIMITS[self.scope])
+        return str(settings.RATE_LIMITS[scope])
 
     def wait(self) -> float | None:
         return self.wait_seconds
@@ -136,16 +228,24 @@ class ScopedRateThrottle(BaseThrottle):
             django_request.rate_limit = state  # type: ignore[attr-defined]
 
 
+def _decode(value: bytes) -> Any:
+    """A value the raw Redis client read, as the cache API returns it (django-redis)."""
+    return cache.client.decode(value)  # type: ignore[attr-defined]
+
+
+def _cache_increment(key: str, *, timeout: int) -> int:
+    """Count one request in `key` of the in-process cache; the new count."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # first request of the window
+        cache.add(key, 0, timeout=timeout)
+        return cache.incr(key)
+
+
 class DefaultRateThrottle(ScopedRateThrottle):
     """`RATE_LIMIT_DEFAULT`: every throttled API view."""
 
     scope = "default"
-
-
-class AIRateThrottle(ScopedRateThrottle):
-    """`RATE_LIMIT_AI`: the AI endpoints, on top of the default limit."""
-
-    scope = "ai"
 
 
 class RateLimitHeadersMiddleware:

@@ -1,12 +1,13 @@
 """Usage metering: per-user, per-day counters kept in the cache and flushed to `UsageCounter`.
 
-Recording (`usage_record`) costs one cache round trip and never fails the caller: when the
-cache is down the count is logged and dropped. `usage_flush` (Celery beat, every minute) adds
-the cached counts to the database; `usage_cached` reads the counts not flushed yet, so a
-summary is current without waiting for the flush.
+Recording (`usage_record`, or `usage_record_many` for several metrics at once) costs one cache
+round trip and never fails the caller: when the cache is down the count is logged and dropped.
+`usage_flush` (Celery beat, every minute) adds the cached counts to the database; `usage_cached`
+reads the counts not flushed yet, so a summary is current without waiting for the flush.
 
 With Redis (django-redis), one hash per (metric, day) holds a field per user:
-- record: `MULTI; HINCRBY <metric>:<day> <user> <n>; EXPIRE …; EXEC` (one round trip);
+- record: `MULTI; HINCRBY <metric>:<day> <user> <n>; EXPIRE …; EXEC` (one round trip, whatever
+  the number of metrics counted together);
 - flush: a Lua script atomically RENAMEs each live hash to a batch key and adds the batch's
   name to a pending set; increments that arrive afterwards start a fresh live hash. Each batch
   is then read (HGETALL) and added to the database in one transaction that also records the
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -124,17 +125,40 @@ def usage_record(*, user_id: str, metric: str, amount: int = 1) -> None:
     One cache round trip. A cache failure is logged and the count dropped, never raised.
     Raises ValueError for an unknown metric or a negative amount.
     """
-    _check(metric, amount)
-    if amount == 0:
+    usage_record_many(user_id=user_id, amounts={metric: amount})
+
+
+def usage_record_many(
+    *,
+    user_id: str,
+    amounts: Mapping[str, int],
+    along: Callable[[Any], None] | None = None,
+) -> None:
+    """Count several metrics for the user today (metric -> amount) in one cache round trip.
+
+    With Redis, one transaction holds every count and the commands `along` queues on the same
+    pipeline (the caller's own write, which then costs no round trip of its own); without
+    Redis, `along` is not called and the caller writes its own way. A cache failure is logged
+    and the counts (with `along`'s commands) dropped, never raised. Raises ValueError for an
+    unknown metric or a negative amount, before anything is counted.
+    """
+    for metric, amount in amounts.items():
+        _check(metric, amount)
+    counted = {metric: amount for metric, amount in amounts.items() if amount}
+    if not counted and along is None:
         return
-    day = _today()
     try:
         client = redis_client()
         if client is None:
-            _local_add(metric=metric, day=day, counts={user_id: amount})
+            day = _today()
+            for metric, amount in counted.items():
+                _local_add(metric=metric, day=day, counts={user_id: amount})
             return
         pipe = client.pipeline(transaction=True)
-        usage_record_along(pipe, user_id=user_id, metric=metric, amount=amount)
+        if along is not None:
+            along(pipe)
+        for metric, amount in counted.items():
+            usage_record_along(pipe, user_id=user_id, metric=metric, amount=amount)
         pipe.execute()
     except Exception as error:  # noqa: BLE001 - a count is not worth failing a request
         COUNTER_OUTAGE.failed(error)

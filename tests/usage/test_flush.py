@@ -251,3 +251,19 @@ def test_overlapping_flushes_count_each_increment_once():
     assert errors == []
     total = sum(UsageCounter.objects.filter(metric="ai_tokens").values_list("value", flat=True))
     assert total == 2 * per_thread * 3
+
+
+def test_several_metrics_are_counted_together(api, user):
+    usage.usage_record_many(user_id=user.pk, amounts={"ai_requests": 1, "ai_tokens": 7})
+    usage.usage_record_many(user_id=user.pk, amounts={"ai_requests": 1, "ai_tokens": 0})
+
+    assert flush() == 2  # (user, metric, day) counts: a zero amount is not counted
+    counted = metrics(api.as_user(user))
+    assert (counted["ai_requests"], counted["ai_tokens"]) == (2, 7)
+
+
+def test_an_unknown_metric_among_several_counts_none_of_them(user):
+    with pytest.raises(ValueError, match="Unknown usage metric"):
+        usage.usage_record_many(user_id=user.pk, amounts={"ai_requests": 1, "ai_tokenz": 7})
+
+    assert flush() == 0
