@@ -77,7 +77,14 @@ def bearer_token(token: str) -> list[tuple[bytes, bytes]]:
 
 
 class Socket(WebsocketCommunicator):
-    """A client socket with JSON helpers."""
+    """A client socket with JSON helpers, and waits that allow for a busy machine (channels'
+    default is one second)."""
+
+    async def connect(self, timeout: float = 5) -> tuple[bool, int | str | None]:
+        return await super().connect(timeout)
+
+    async def receive_output(self, timeout: float = 5) -> dict[str, Any]:
+        return await super().receive_output(timeout)
 
     async def send_frame(self, frame: Any) -> None:
         await self.send_to(text_data=orjson.dumps(frame).decode())
