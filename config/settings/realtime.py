@@ -9,6 +9,7 @@ it, an in-memory layer serves the single development process (`make run`).
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from config.settings.cache import REDIS_URL
 from config.settings.core import env
@@ -16,14 +17,21 @@ from config.settings.core import env
 # HTTP and the WebSocket (`manage.py runserver`, the realtime process); config/asgi.py is HTTP only.
 ASGI_APPLICATION = "realtime.asgi.application"
 
+
+def _database(url: str) -> str:
+    """The Redis database number `url` names (0 when it names none)."""
+    return urlsplit(url).path.strip("/") or "0"
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                # Several deployments may share one Redis: their events never cross.
-                "prefix": f"{env.str('CACHE_KEY_PREFIX', 'groundwork')}:rt:",
+                # Several deployments may share one Redis: their events never cross. Pub/sub
+                # channels are server-wide whatever the database, so the prefix names it too.
+                "prefix": f"{env.str('CACHE_KEY_PREFIX', 'groundwork')}:rt:{_database(REDIS_URL)}:",
             },
         }
     }
