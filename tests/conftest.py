@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import connections, transaction
 from django.db.models import Model
 from django.test import TransactionTestCase
+from redis.connection import AbstractConnection
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -173,3 +174,17 @@ def live_database_url(django_db_setup, django_db_blocker, tmp_path_factory) -> s
 def _fast_password_hashing(settings) -> None:
     """Staff passwords in tests need no brute-force resistance; hashing them fast saves seconds."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def redis_sends(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every command batch sent to Redis from now on: one per round trip."""
+    sent: list[Any] = []
+    original = AbstractConnection.send_packed_command
+
+    def send(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        sent.append(command)
+        original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
+    return sent

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pytest
-from redis.connection import AbstractConnection
 
 from accounts.user_cache import forget_users
 from tests.usage.conftest import metrics
@@ -15,20 +13,6 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (REDIS_URL)"),
 ]
-
-
-@pytest.fixture
-def redis_sends(monkeypatch) -> list[bytes]:
-    """Every command batch sent to Redis from now on: one per round trip."""
-    sent: list[Any] = []
-    original = AbstractConnection.send_packed_command
-
-    def send(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent.append(command)
-        original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
-    return sent
 
 
 @pytest.mark.parametrize("path", ["/api/v1/app/projects", "/api/v1/app/users/me"])

@@ -4,12 +4,10 @@ does what it did alone: both rate limits, the usage meter, the quota, the breake
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from redis.connection import AbstractConnection
 
 from ai import breaker
 from ai.models import AIUsage
@@ -18,20 +16,6 @@ from tests.usage.conftest import metrics, needs_redis
 
 CHAT = "/api/v1/app/ai/chat"
 HELLO = {"prompt": "a b"}  # 2 + 3 tokens from the echo provider
-
-
-@pytest.fixture
-def redis_sends(monkeypatch) -> list[Any]:
-    """Every command batch sent to Redis from now on: one per round trip."""
-    sent: list[Any] = []
-    original = AbstractConnection.send_packed_command
-
-    def send(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
-        sent.append(command)
-        original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", send)
-    return sent
 
 
 @needs_redis
