@@ -21,9 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,27 +63,13 @@ class Window:
 
 
 @dataclass
-class _Along:
+class Companions:
     """What `increment` does along with the count it is asked for: the companion windows to
     count, the cache keys to read, and what it found of them."""
 
     windows: tuple[Window, ...] = ()
     reads: tuple[str, ...] = ()
     found: dict[str, Any] = field(default_factory=dict)
-
-
-# Set by `ScopedRateThrottle.allow_request` around `count`, so that a subclass's `count` (the
-# metered one's, which adds its own commands) carries it without having to know.
-_along: ContextVar[_Along | None] = ContextVar("throttle_along", default=None)
-
-
-@contextmanager
-def _counting_along(along: _Along) -> Iterator[_Along]:
-    token = _along.set(along)
-    try:
-        yield along
-    finally:
-        _along.reset(token)
 
 
 @dataclass(frozen=True)
@@ -115,6 +99,9 @@ class ScopedRateThrottle(BaseThrottle):
 
     def __init__(self) -> None:
         self.wait_seconds: float | None = None
+        # This request's companion windows and reads (DRF builds a throttle per request), which
+        # `count`, a subclass's included, passes to `increment`.
+        self.companions = Companions()
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         now = time.time()
@@ -124,15 +111,15 @@ class ScopedRateThrottle(BaseThrottle):
             for scope in (self.scope, *self.companion_scopes)
         ]
         reads = tuple(self.read_ahead(request))
+        self.companions = Companions(tuple(companions), reads)
         try:
-            with _counting_along(_Along(tuple(companions), reads)) as along:
-                own.count = self.count(request, own.key, timeout=own.timeout)
+            own.count = self.count(request, own.key, timeout=own.timeout)
         except Exception as error:  # noqa: BLE001 - cache backends raise their own error types
             RATE_LIMITER_OUTAGE.failed(error)
             return True
         RATE_LIMITER_OUTAGE.recovered()
         if reads:
-            request._request.cache_read_ahead = along.found  # type: ignore[attr-defined]
+            request._request.cache_read_ahead = self.companions.found  # type: ignore[attr-defined]
         allowed = True
         for window in (own, *companions):
             state = RateLimitState(
@@ -159,20 +146,27 @@ class ScopedRateThrottle(BaseThrottle):
         return []
 
     def count(self, request: Request, key: str, *, timeout: int) -> int:
-        """Count this request in the window's counter `key`; the new count."""
-        return self.increment(key, timeout=timeout)
+        """Count this request in the window's counter `key` (and its companions); the new
+        count."""
+        return self.increment(key, timeout=timeout, companions=self.companions)
 
     @staticmethod
-    def increment(key: str, *, timeout: int, along: Callable[[Any], None] | None = None) -> int:
+    def increment(
+        key: str,
+        *,
+        timeout: int,
+        along: Callable[[Any], None] | None = None,
+        companions: Companions | None = None,
+    ) -> int:
         """Atomically count one request in `key`; the new count.
 
         With Redis, one round trip: a transaction creates the window's counter with its expiry
         when it is new, increments it, and carries the commands `along` queues on the same
-        pipeline. With the in-process cache, its incr (and `along` is not called). Called by a
-        throttle with companion scopes or keys to read ahead, it counts their windows (setting
-        their `count`) and reads the keys, in the same transaction.
+        pipeline. With the in-process cache, its incr (and `along` is not called). With
+        `companions`, it also counts their windows (setting their `count`) and reads their keys
+        (setting `found`), in the same transaction.
         """
-        also = _along.get() or _Along()
+        also = companions or Companions()
         client = redis_client()
         if client is None:
             for window in also.windows:

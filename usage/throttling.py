@@ -35,7 +35,7 @@ class MeteredRateThrottle(DefaultRateThrottle):
             usage_record_along(pipe, user_id=user_id, metric="api_requests")
 
         try:
-            return self.increment(key, timeout=timeout, along=meter)
+            return self.increment(key, timeout=timeout, along=meter, companions=self.companions)
         except Exception as error:
             COUNTER_OUTAGE.failed(error)  # the count is dropped with the limit's transaction
             raise  # the rate limit reports its own outage and lets the request through
