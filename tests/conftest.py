@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import freezegun
 import pytest
+from celery.result import allow_join_result
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -96,6 +97,16 @@ def _celery_eager() -> None:
     """Tasks run in-process unless a test starts a real worker."""
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _result_join_allowed() -> Iterator[None]:
+    """Each test starts with `result.get()` allowed. An eager task marks the whole process as
+    inside a task while it runs (`denied_join_result`, a process-wide flag) and restores what it
+    found after: two run at once on two threads (a live server's, the test's) can leave the
+    flag set, and every later `.get()` in the process would fail."""
+    with allow_join_result():
+        yield
 
 
 @pytest.fixture(scope="session")
