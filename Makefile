@@ -39,7 +39,10 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	$(BIN)/pip install --upgrade pip
 	@echo "Installing requirements/dev.txt: about 200 packages with their dependencies, a few" \
 		"minutes the first time..."
-	$(BIN)/pip install -r requirements/dev.txt
+	$(BIN)/pip install --no-compile -r requirements/dev.txt
+	@# Byte-compiled here on every core (pip compiles one file at a time); like pip, a file that
+	@# does not compile is left to fail when imported.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	@touch $(STAMP)
 	@echo "Done: .venv is ready."
 
@@ -62,9 +65,12 @@ realtime: install
 	@$(MIGRATE_IF_NEEDED)
 	$(BIN)/python manage.py realtime_serve --port 8002
 
+# The test processes (pytest-xdist workers, the servers and commands tests start) share compiled
+# bytecode and pytest's rewritten test modules in __pycache__, whatever PYTHONDONTWRITEBYTECODE
+# the shell has: each would otherwise compile them all again.
 ## Run the test suite (embedded: SQLite, in-memory cache, eager tasks) and list the slowest tests.
 test: install
-	ENVIRONMENT=test $(BIN)/python -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist worksteal \
+	ENVIRONMENT=test PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist worksteal \
 		--durations=15
 
 ## Lint, format check, types, the import contract and missing migrations.
