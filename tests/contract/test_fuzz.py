@@ -2,8 +2,10 @@
 and every response as the schema declares it.
 
 schemathesis generates requests (valid and invalid) from /api/v1/openapi.json and sends them to
-the WSGI application in-process, signed as a real user. The same checks, and those that re-send
-requests, run against a live server in tests/contract/test_live_fuzz.py.
+the WSGI application in-process, signed as a real user: the schema's examples, then generated
+cases. The same checks, those that re-send requests, and the coverage phase (each boundary and
+each kind of invalid value of every parameter, most of the generation's cost) run against a live
+server in tests/contract/test_live_fuzz.py, on the same database.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ UNLIMITED = {"default": "1000000/minute", "ai": "1000000/minute"}
 def api_schema(db: None) -> Iterator[schemathesis.BaseSchema]:
     # The live run's settings (tests/contract/schemathesis.toml): declared 503s are answers.
     config = schemathesis.config.SchemathesisConfig.from_path(LIVE_CONFIG)
+    config.projects.default.phases.coverage.enabled = False
     with wsgi_schema(config=config) as loaded:
         yield loaded
 
