@@ -33,7 +33,8 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 
 def when_ready(server: object) -> None:
     """In the master, before the workers fork: load what each worker would load on its first
-    request (the URL configuration with every view module, the cache's client), then move every
+    request (the URL configuration with every view module, the cache's client, what the apps
+    load on `before_workers_fork`), then move every
     object to the garbage collector's permanent generation. The workers then share those pages
     with the master instead of each copying them (a collection in a worker writes to every
     object it scans, and a written page is no longer shared)."""
@@ -42,9 +43,13 @@ def when_ready(server: object) -> None:
     from django.core.cache import caches
     from django.urls import get_resolver
 
+    from config.signals import before_workers_fork
+
     get_resolver().url_patterns  # noqa: B018 - imports every view module
     # The cache backend object only: its connections open in each worker, after the fork.
     caches["default"]
+    # The apps' own: the SDKs of the configured AI providers (ai.apps).
+    before_workers_fork.send(sender=None)
     gc.collect()
     gc.freeze()
 

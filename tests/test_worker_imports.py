@@ -76,3 +76,35 @@ def test_a_worker_starts_without_the_sdks_that_only_some_requests_need():
     assert imported == []
     # The probe did load what serves requests.
     assert {"config.urls", "projects.views", "billing.appstore.views", "ai.views"} <= modules
+
+
+MASTER_PROBE = """
+import json
+import runpy
+import sys
+
+import config.wsgi
+
+# gunicorn's master loads the app (preload_app), then runs this hook before it forks.
+runpy.run_path("config/gunicorn.py")["when_ready"](None)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_server_master_imports_the_configured_providers_sdk_before_it_forks():
+    # OpenAI is configured: its SDK is imported once, in the master, and shared by every worker;
+    # Anthropic's, not configured, is not.
+    result = subprocess.run(
+        [sys.executable, "-c", MASTER_PROBE],
+        cwd=BASE_DIR,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(BASE_DIR), **PRODUCTION},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    assert {"openai", "ai.providers.openai"} <= modules
+    assert "anthropic" not in modules

@@ -8,13 +8,16 @@ order.
 `get_provider(name)` builds the provider and its SDK client once and reuses them across threads
 (the SDKs' httpx2 clients are thread-safe and keep a connection pool). A provider's module, and
 with it its SDK, is imported only when the provider is first built: the openai and anthropic SDKs
-cost tens of MiB per process, which web workers that never call them should not pay. Each
+cost tens of MiB per process, which processes that never call them should not pay. A web server's
+master imports those of the configured providers before it forks (`import_configured_sdks`), so
+its workers share them and none pauses about 0.3 s for the import at its first call. Each
 cached object remembers the settings it was built from (key, base URL, timeout); when they change
 (a test's `settings` fixture, a reload) the next call builds a new one.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 
@@ -25,6 +28,13 @@ from ai.providers.echo import EchoProvider
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+# The module of each provider that has an SDK (gemini speaks OpenAI's API through its SDK).
+SDK_MODULES = {
+    "openai": "ai.providers.openai",
+    "gemini": "ai.providers.gemini",
+    "anthropic": "ai.providers.anthropic",
+}
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[tuple[object, ...], Provider]] = {}
@@ -54,6 +64,16 @@ def configured_providers() -> list[str]:
     """Configured provider names: the default, then the fallbacks in order, then the rest."""
     order = [settings.AI_DEFAULT_PROVIDER, *settings.AI_FALLBACK_PROVIDERS, *settings.AI_PROVIDERS]
     return [name for name in dict.fromkeys(order) if is_configured(name)]
+
+
+def import_configured_sdks(**_: object) -> list[str]:
+    """Import the provider modules, and so the SDKs, of the configured providers without building
+    a client (no connection is opened); returns their names. Connected to
+    `config.signals.before_workers_fork`."""
+    names = [name for name in configured_providers() if name in SDK_MODULES]
+    for name in names:
+        importlib.import_module(SDK_MODULES[name])
+    return names
 
 
 def _build_openai(*, key: str, url: str, timeout: float) -> Provider:
