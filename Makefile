@@ -70,8 +70,8 @@ realtime: install
 # the shell has: each would otherwise compile them all again.
 ## Run the test suite (embedded: SQLite, in-memory cache, eager tasks) and list the slowest tests.
 test: install
-	ENVIRONMENT=test PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p tests.parallel -n $(TEST_WORKERS) --dist worksteal \
-		--durations=15
+	ENVIRONMENT=test PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p tests.parallel \
+		-n $(TEST_WORKERS) --dist worksteal --durations=15
 
 ## Lint, format check, types, the import contract and missing migrations.
 lint: install

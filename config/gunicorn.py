@@ -34,10 +34,10 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 def when_ready(server: object) -> None:
     """In the master, before the workers fork: load what each worker would load on its first
     request (the URL configuration with every view module, the cache's client, what the apps
-    load on `before_workers_fork`), then move every
-    object to the garbage collector's permanent generation. The workers then share those pages
-    with the master instead of each copying them (a collection in a worker writes to every
-    object it scans, and a written page is no longer shared)."""
+    load on `before_workers_fork`), then move every object to the garbage collector's permanent
+    generation. The workers then share those pages with the master instead of each copying them
+    (a collection in a worker writes to every object it scans, and a written page is no longer
+    shared)."""
     import gc
 
     from django.core.cache import caches

@@ -3,7 +3,9 @@
 gunicorn loads config.wsgi in its master and forks the workers; the URLconf loads on the first
 request. Every package imported by then is resident in every worker (`make bench-memory` prints
 what each costs), so the clients of payment stores, email providers' webhooks and AI providers
-are imported on the first request that needs them, not at start.
+are imported on the first request that needs them, not at start. The exception is the SDK of a
+configured AI provider: the master imports it before it forks (config/gunicorn.py), one copy
+shared by every worker, so no worker pauses for the import at its first call.
 """
 
 from __future__ import annotations
