@@ -59,27 +59,6 @@ get_resolver().url_patterns
 print(json.dumps(sorted(sys.modules)))
 """
 
-
-def test_a_worker_starts_without_the_sdks_that_only_some_requests_need():
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=BASE_DIR,
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(BASE_DIR), **PRODUCTION},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-5000:]
-    modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
-
-    imported = [name for name in LAZY if name in modules]
-
-    assert imported == []
-    # The probe did load what serves requests.
-    assert {"config.urls", "projects.views", "billing.appstore.views", "ai.views"} <= modules
-
-
 MASTER_PROBE = """
 import json
 import runpy
@@ -93,11 +72,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_the_server_master_imports_the_configured_providers_sdk_before_it_forks():
-    # OpenAI is configured: its SDK is imported once, in the master, and shared by every worker;
-    # Anthropic's, not configured, is not.
+def modules_after(probe: str) -> set[str]:
+    """The modules a fresh interpreter with production settings holds after running `probe`."""
     result = subprocess.run(
-        [sys.executable, "-c", MASTER_PROBE],
+        [sys.executable, "-c", probe],
         cwd=BASE_DIR,
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(BASE_DIR), **PRODUCTION},
         capture_output=True,
@@ -106,7 +84,23 @@ def test_the_server_master_imports_the_configured_providers_sdk_before_it_forks(
         check=False,
     )
     assert result.returncode == 0, result.stderr[-5000:]
-    modules = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_a_worker_starts_without_the_sdks_that_only_some_requests_need():
+    modules = modules_after(PROBE)
+
+    imported = [name for name in LAZY if name in modules]
+
+    assert imported == []
+    # The probe did load what serves requests.
+    assert {"config.urls", "projects.views", "billing.appstore.views", "ai.views"} <= modules
+
+
+def test_the_server_master_imports_the_configured_providers_sdk_before_it_forks():
+    # OpenAI is configured: its SDK is imported once, in the master, and shared by every worker;
+    # Anthropic's, not configured, is not.
+    modules = modules_after(MASTER_PROBE)
 
     assert {"openai", "ai.providers.openai"} <= modules
     assert "anthropic" not in modules
