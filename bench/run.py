@@ -252,6 +252,8 @@ def recreate_database(database: str = DATABASE) -> None:
 def seed() -> tuple[list[str], list[str]]:
     """64 users with 200 projects each, vacuumed and analysed; returns their ids and a token for
     each."""
+    from django.db import connection
+
     from accounts.models import User
     from accounts.tokens import mint_development_token
     from projects.models import Project
@@ -276,8 +278,6 @@ def seed() -> tuple[list[str], list[str]]:
     )
     # The planner's statistics and the visibility map, as autovacuum keeps them on a table in
     # service (it may not have run yet on rows inserted a moment ago).
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     ids = [user.pk for user in users]
